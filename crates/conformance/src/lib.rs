@@ -1,0 +1,1 @@
+//! counterfoil-conformance (skeleton).

@@ -1,0 +1,539 @@
+//! The record catalog of SPEC §4 as Rust types: one struct per record type's `data`,
+//! the [`RecordBody`] enum that ties a type name to its data, and stream routing.
+//!
+//! Field names are the wire names; every struct refuses unknown fields so that a typo
+//! in an integrator's payload is an error, not silently dropped data.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::values::{Amount, Currency, Id, Timestamp};
+
+/// A person as carried by a ticket: buyer, transfer recipient, initial owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<Id>,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Person {
+    /// SPEC §4: people are matched by customer_id when both have one, else by email
+    /// (case-insensitive).
+    pub fn same_person(&self, other: &Person) -> bool {
+        match (&self.customer_id, &other.customer_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.email.eq_ignore_ascii_case(&other.email),
+        }
+    }
+}
+
+/// Where a ticket sits. Every part is optional: general admission has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Seat {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrance: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceScheduled {
+    pub performance_id: Id,
+    pub organizer_id: Id,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub starts_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
+}
+
+/// One choice of an optional-price definition ("Pay what you can": 10, 20, 50).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOption {
+    pub name: String,
+    pub price: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pricing {
+    Fixed { price: Amount },
+    Optional { options: Vec<PriceOption> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionCreated {
+    pub definition_id: Id,
+    pub performance_id: Id,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub pricing: Pricing,
+    pub currency: Currency,
+    /// Absent means unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_starts_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_ends_at: Option<Timestamp>,
+    /// Absent means 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_redemptions: Option<u32>,
+}
+
+/// A partial update: an absent field is unchanged. For the optional fields of
+/// [`DefinitionCreated`], an explicit `null` clears the value (`"capacity": null`
+/// makes the definition unlimited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionUpdated {
+    pub definition_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
+    pub group: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Pricing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
+    pub capacity: Option<Option<u32>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
+    pub sale_starts_at: Option<Option<Timestamp>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
+    pub sale_ends_at: Option<Option<Timestamp>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
+    pub max_redemptions: Option<Option<u32>>,
+}
+
+/// Present-but-null becomes `Some(None)`; absent stays `None` through `default`.
+fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionDeleted {
+    pub definition_id: Id,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkScope {
+    /// Every performance of the organizer.
+    Client,
+    /// One performance only.
+    Performance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCreated {
+    pub link_id: Id,
+    pub organizer_id: Id,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub scope: LinkScope,
+    /// Required when scope is `performance`, refused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkClicked {
+    pub link_id: Id,
+    pub visitor_id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fees {
+    pub inside_fixed: Amount,
+    pub inside_percent: Amount,
+    pub outside_fixed: Amount,
+    pub outside_percent: Amount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Web,
+    Pos,
+    Cms,
+    App,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPurchased {
+    pub ticket_id: Id,
+    pub order_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_number: Option<String>,
+    pub definition_id: Id,
+    /// e.g. "Adult", "Child".
+    pub ticket_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_group: Option<String>,
+    pub buyer: Person,
+    pub face_price: Amount,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Amount>,
+    pub price_paid: Amount,
+    pub currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<Fees>,
+    pub channel: Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRedeemed {
+    pub ticket_id: Id,
+    /// A forced scan skips the time-window check (staff override at the gate).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Data of the ticket records that carry nothing but the ticket id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRef {
+    pub ticket_id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRefunded {
+    pub ticket_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketInvalidated {
+    pub ticket_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketTransferred {
+    pub ticket_id: Id,
+    pub to: Person,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketRescheduled {
+    pub ticket_id: Id,
+    pub to_definition_id: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketShared {
+    pub ticket_id: Id,
+    /// Customer id of the sharer.
+    pub shared_by: Id,
+    pub recipient_email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketInjected {
+    pub ticket_id: Id,
+    pub initial_owner: Person,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketDeleted {
+    pub ticket_id: Id,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentCaptured {
+    pub order_id: Id,
+    pub gateway: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gl_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_name: Option<String>,
+    pub token: Id,
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRefunded {
+    pub order_id: Id,
+    pub gateway: String,
+    pub token: Id,
+    /// The token of the capture this refund returns money from.
+    pub related_token: Id,
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerRegistered {
+    pub customer_id: Id,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<chrono::NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence_country: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerConsentChanged {
+    pub customer_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_promo_email: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_promo_third_party_email: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_tracking: Option<bool>,
+}
+
+macro_rules! catalog {
+    ($( $variant:ident = $name:literal => $data:ty ),* $(,)?) => {
+        /// A record's type and data. Serialized adjacently tagged, as
+        /// `{"type": "ticket.purchased", "data": {...}}`.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "type", content = "data")]
+        pub enum RecordBody {
+            $( #[serde(rename = $name)] $variant($data), )*
+        }
+
+        /// The type of a record without its data.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum RecordType {
+            $( $variant, )*
+        }
+
+        impl RecordType {
+            /// Every record type, in catalog order.
+            pub const ALL: &'static [RecordType] = &[$( RecordType::$variant, )*];
+
+            /// The wire name, e.g. `ticket.purchased`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( RecordType::$variant => $name, )* }
+            }
+        }
+
+        impl FromStr for RecordType {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $( $name => Ok(RecordType::$variant), )*
+                    other => Err(format!("unknown record type {other:?}")),
+                }
+            }
+        }
+
+        impl RecordBody {
+            pub fn record_type(&self) -> RecordType {
+                match self { $( RecordBody::$variant(_) => RecordType::$variant, )* }
+            }
+
+            /// Parses `data` for the named type; the error path names the field.
+            pub fn from_json_data(ty: RecordType, data: serde_json::Value) -> Result<Self, crate::error::FieldError> {
+                match ty {
+                    $( RecordType::$variant => serde_path_to_error::deserialize::<_, $data>(data)
+                        .map(RecordBody::$variant)
+                        .map_err(|e| crate::error::FieldError::from_path("data", e)), )*
+                }
+            }
+
+            /// JSON Schema of one type's data, for `schemas/`.
+            pub fn data_schema(ty: RecordType) -> schemars::schema::RootSchema {
+                match ty {
+                    $( RecordType::$variant => schemars::schema_for!($data), )*
+                }
+            }
+        }
+    };
+}
+
+catalog! {
+    PerformanceScheduled = "performance.scheduled" => PerformanceScheduled,
+    DefinitionCreated = "definition.created" => DefinitionCreated,
+    DefinitionUpdated = "definition.updated" => DefinitionUpdated,
+    DefinitionDeleted = "definition.deleted" => DefinitionDeleted,
+    LinkCreated = "link.created" => LinkCreated,
+    LinkClicked = "link.clicked" => LinkClicked,
+    TicketPurchased = "ticket.purchased" => TicketPurchased,
+    TicketRedeemed = "ticket.redeemed" => TicketRedeemed,
+    TicketUnredeemed = "ticket.unredeemed" => TicketRef,
+    TicketRefunded = "ticket.refunded" => TicketRefunded,
+    TicketInvalidated = "ticket.invalidated" => TicketInvalidated,
+    TicketRevalidated = "ticket.revalidated" => TicketRef,
+    TicketTransferred = "ticket.transferred" => TicketTransferred,
+    TicketRescheduled = "ticket.rescheduled" => TicketRescheduled,
+    TicketShared = "ticket.shared" => TicketShared,
+    TicketInjected = "ticket.injected" => TicketInjected,
+    TicketDelivered = "ticket.delivered" => TicketRef,
+    TicketDownloaded = "ticket.downloaded" => TicketRef,
+    TicketActivated = "ticket.activated" => TicketRef,
+    TicketControlled = "ticket.controlled" => TicketRef,
+    TicketKeptByOwner = "ticket.kept_by_owner" => TicketRef,
+    TicketDeleted = "ticket.deleted" => TicketDeleted,
+    PaymentCaptured = "payment.captured" => PaymentCaptured,
+    PaymentRefunded = "payment.refunded" => PaymentRefunded,
+    OwnerRegistered = "owner.registered" => OwnerRegistered,
+    OwnerConsentChanged = "owner.consent_changed" => OwnerConsentChanged,
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RecordType {
+    /// Version of this type's data schema. Bumped when a type's shape changes; stored
+    /// with every record so readers can upcast old ones.
+    pub fn schema_version(self) -> u16 {
+        1
+    }
+}
+
+impl RecordBody {
+    /// The stream this record belongs to (SPEC §4 routing, fixed by type).
+    pub fn stream(&self) -> String {
+        use RecordBody as B;
+        match self {
+            B::PerformanceScheduled(d) => format!("performance-{}", d.performance_id),
+            B::DefinitionCreated(d) => format!("definition-{}", d.definition_id),
+            B::DefinitionUpdated(d) => format!("definition-{}", d.definition_id),
+            B::DefinitionDeleted(d) => format!("definition-{}", d.definition_id),
+            B::LinkCreated(d) => format!("link-{}", d.link_id),
+            B::LinkClicked(d) => format!("link-{}", d.link_id),
+            B::PaymentCaptured(d) => format!("order-{}", d.order_id),
+            B::PaymentRefunded(d) => format!("order-{}", d.order_id),
+            B::OwnerRegistered(d) => format!("owner-{}", d.customer_id),
+            B::OwnerConsentChanged(d) => format!("owner-{}", d.customer_id),
+            other => match other.ticket_id() {
+                Some(t) => format!("ticket-{t}"),
+                None => String::new(),
+            },
+        }
+    }
+
+    /// The ticket a `ticket.*` record is about.
+    pub fn ticket_id(&self) -> Option<&Id> {
+        use RecordBody as B;
+        Some(match self {
+            B::TicketPurchased(d) => &d.ticket_id,
+            B::TicketRedeemed(d) => &d.ticket_id,
+            B::TicketUnredeemed(d)
+            | B::TicketRevalidated(d)
+            | B::TicketDelivered(d)
+            | B::TicketDownloaded(d)
+            | B::TicketActivated(d)
+            | B::TicketControlled(d)
+            | B::TicketKeptByOwner(d) => &d.ticket_id,
+            B::TicketRefunded(d) => &d.ticket_id,
+            B::TicketInvalidated(d) => &d.ticket_id,
+            B::TicketTransferred(d) => &d.ticket_id,
+            B::TicketRescheduled(d) => &d.ticket_id,
+            B::TicketShared(d) => &d.ticket_id,
+            B::TicketInjected(d) => &d.ticket_id,
+            B::TicketDeleted(d) => &d.ticket_id,
+            _ => return None,
+        })
+    }
+}

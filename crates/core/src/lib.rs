@@ -1,0 +1,23 @@
+//! Counterfoil's core: the record envelope, the typed record catalog, the lifecycle
+//! rules that decide whether a record may be appended, and the storage trait every
+//! store implements.
+//!
+//! This crate does no I/O. Stores (`counterfoil-log`, later KurrentDB) implement
+//! [`Store`]; the command layer (`counterfoil-ledger`) drives [`rules::LedgerState`].
+
+pub mod catalog;
+mod checks;
+pub mod error;
+pub mod record;
+pub mod rules;
+pub mod store;
+pub mod values;
+
+pub use catalog::{RecordBody, RecordType};
+pub use error::{FieldError, Refusal, RefusalReason, StoreError};
+pub use record::{Hash, NewRecord, StoredRecord};
+pub use store::{
+    AppendOutcome, AppendUnit, ExpectedRevision, Position, RecordOutcome, Store, StreamWrite,
+    Subscription, UnitOutcome,
+};
+pub use values::{Amount, Currency, Id, Timestamp};

@@ -1,0 +1,336 @@
+//! The record envelope: what an integrator sends ([`NewRecord`], SPEC §3), what the
+//! store keeps ([`StoredRecord`]), the canonical bytes a record is hashed over and the
+//! per-stream hash chain (SPEC §8).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::catalog::{RecordBody, RecordType};
+use crate::error::FieldError;
+use crate::values::{MAX_ID_LEN, Timestamp};
+
+/// A record as received, before the store gives it a place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRecord {
+    /// The idempotency key: appending the same id with the same content twice is a no-op.
+    pub id: Uuid,
+    pub occurred_at: Timestamp,
+    pub source: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(flatten)]
+    pub body: RecordBody,
+}
+
+impl NewRecord {
+    pub fn record_type(&self) -> RecordType {
+        self.body.record_type()
+    }
+
+    pub fn stream(&self) -> String {
+        self.body.stream()
+    }
+
+    /// Parses one ingest line (SPEC §3). The error names the offending field.
+    pub fn from_json_str(line: &str) -> Result<Self, FieldError> {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            FieldError::new("record", format!("not a JSON object: {e}"))
+        })?;
+        Self::from_json_value(value)
+    }
+
+    /// Parses one ingest object. An absent `id` gets a fresh UUIDv7.
+    pub fn from_json_value(value: serde_json::Value) -> Result<Self, FieldError> {
+        let serde_json::Value::Object(mut map) = value else {
+            return Err(FieldError::new("record", "must be a JSON object"));
+        };
+        const KNOWN: &[&str] = &[
+            "id",
+            "type",
+            "occurred_at",
+            "source",
+            "actor",
+            "correlation_id",
+            "data",
+        ];
+        if let Some(k) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(FieldError::new(
+                k.clone(),
+                format!("unknown field; expected one of {}", KNOWN.join(", ")),
+            ));
+        }
+        let id = match map.remove("id") {
+            None | Some(serde_json::Value::Null) => Uuid::now_v7(),
+            Some(serde_json::Value::String(s)) => Uuid::parse_str(&s)
+                .map_err(|e| FieldError::new("id", format!("must be a UUID: {e}")))?,
+            Some(_) => return Err(FieldError::new("id", "must be a UUID string")),
+        };
+        let ty: RecordType = required_str(&mut map, "type")?
+            .parse()
+            .map_err(|e: String| FieldError::new("type", e))?;
+        let occurred_at = required_str(&mut map, "occurred_at")?;
+        let occurred_at = chrono::DateTime::parse_from_rfc3339(&occurred_at)
+            .map_err(|e| FieldError::new("occurred_at", format!("must be an RFC 3339 timestamp: {e}")))?
+            .with_timezone(&chrono::Utc);
+        let source = bounded(required_str(&mut map, "source")?, "source")?;
+        let actor = bounded(required_str(&mut map, "actor")?, "actor")?;
+        let correlation_id = match map.remove("correlation_id") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(bounded(s, "correlation_id")?),
+            Some(_) => return Err(FieldError::new("correlation_id", "must be a string")),
+        };
+        let data = match map.remove("data") {
+            Some(v @ serde_json::Value::Object(_)) => v,
+            Some(_) => return Err(FieldError::new("data", "must be a JSON object")),
+            None => return Err(FieldError::new("data", "missing field")),
+        };
+        let body = RecordBody::from_json_data(ty, data)?;
+        body.check_fields()?;
+        Ok(Self {
+            id,
+            occurred_at,
+            source,
+            actor,
+            correlation_id,
+            body,
+        })
+    }
+
+    /// The record as an ingest JSON object (the inverse of [`Self::from_json_value`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// True when `stored` is this record: same id and same content. Used for
+    /// idempotent re-appends.
+    pub fn same_content(&self, stored: &StoredRecord) -> bool {
+        self.id == stored.id
+            && self.occurred_at == stored.occurred_at
+            && self.source == stored.source
+            && self.actor == stored.actor
+            && self.correlation_id == stored.correlation_id
+            && self.body == stored.body
+    }
+}
+
+fn required_str(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    field: &'static str,
+) -> Result<String, FieldError> {
+    match map.remove(field) {
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(_) => Err(FieldError::new(field, "must be a string")),
+        None => Err(FieldError::new(field, "missing field")),
+    }
+}
+
+fn bounded(s: String, field: &'static str) -> Result<String, FieldError> {
+    if s.trim().is_empty() {
+        Err(FieldError::new(field, "must not be empty"))
+    } else if s.chars().count() > MAX_ID_LEN {
+        Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_ID_LEN} characters"),
+        ))
+    } else {
+        Ok(s)
+    }
+}
+
+/// A SHA-256 digest in the per-stream hash chain.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// The "previous hash" of a stream's first record.
+    pub const GENESIS: Hash = Hash([0; 32]);
+
+    /// `sha256(previous || canonical)` (SPEC §8).
+    pub fn chain(previous: &Hash, canonical: &[u8]) -> Hash {
+        let mut h = Sha256::new();
+        h.update(previous.0);
+        h.update(canonical);
+        Hash(h.finalize().into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Result<Self, String> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|e| format!("bad hash {s:?}: {e}"))?;
+        Ok(Hash(out))
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Hash::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A record in the log: the ingest envelope plus the place the store gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    pub position: u64,
+    pub stream: String,
+    /// Counts from 0 within the stream.
+    pub revision: u64,
+    pub id: Uuid,
+    pub occurred_at: Timestamp,
+    pub recorded_at: Timestamp,
+    pub source: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    pub schema_version: u16,
+    #[serde(flatten)]
+    pub body: RecordBody,
+    /// `sha256(previous hash of the stream || canonical bytes)`.
+    pub hash: Hash,
+}
+
+/// The hashed part of a stored record, in a fixed field order. Its MessagePack
+/// encoding (with field names) is the record's canonical bytes.
+#[derive(Serialize)]
+struct CanonicalRef<'a> {
+    position: u64,
+    stream: &'a str,
+    revision: u64,
+    id: &'a Uuid,
+    occurred_at: &'a Timestamp,
+    recorded_at: &'a Timestamp,
+    source: &'a str,
+    actor: &'a str,
+    correlation_id: &'a Option<String>,
+    schema_version: u16,
+    record: &'a RecordBody,
+}
+
+#[derive(Deserialize)]
+struct CanonicalOwned {
+    position: u64,
+    stream: String,
+    revision: u64,
+    id: Uuid,
+    occurred_at: Timestamp,
+    recorded_at: Timestamp,
+    source: String,
+    actor: String,
+    correlation_id: Option<String>,
+    schema_version: u16,
+    record: RecordBody,
+}
+
+impl StoredRecord {
+    /// Builds a stored record from a new one and the place the store assigned; the
+    /// hash is computed here from `previous`, the stream's last hash.
+    pub fn seal(
+        new: NewRecord,
+        stream: String,
+        revision: u64,
+        position: u64,
+        recorded_at: Timestamp,
+        previous: &Hash,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Self, crate::error::StoreError> {
+        let mut rec = StoredRecord {
+            position,
+            stream,
+            revision,
+            id: new.id,
+            occurred_at: new.occurred_at,
+            recorded_at,
+            source: new.source,
+            actor: new.actor,
+            correlation_id: new.correlation_id,
+            schema_version: new.body.record_type().schema_version(),
+            body: new.body,
+            hash: Hash::GENESIS,
+        };
+        scratch.clear();
+        rec.encode_canonical(scratch)?;
+        rec.hash = Hash::chain(previous, scratch);
+        Ok(rec)
+    }
+
+    pub fn record_type(&self) -> RecordType {
+        self.body.record_type()
+    }
+
+    /// Appends the canonical bytes (everything but `hash`) to `buf`.
+    pub fn encode_canonical(&self, buf: &mut Vec<u8>) -> Result<(), crate::error::StoreError> {
+        let c = CanonicalRef {
+            position: self.position,
+            stream: &self.stream,
+            revision: self.revision,
+            id: &self.id,
+            occurred_at: &self.occurred_at,
+            recorded_at: &self.recorded_at,
+            source: &self.source,
+            actor: &self.actor,
+            correlation_id: &self.correlation_id,
+            schema_version: self.schema_version,
+            record: &self.body,
+        };
+        c.serialize(&mut rmp_serde::Serializer::new(buf).with_struct_map())
+            .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))
+    }
+
+    /// Rebuilds a record from its canonical bytes and its stored hash. The hash is
+    /// not checked here; `verify` recomputes the chains.
+    pub fn decode_canonical(bytes: &[u8], hash: Hash) -> Result<Self, crate::error::StoreError> {
+        let c: CanonicalOwned = rmp_serde::from_slice(bytes)
+            .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))?;
+        Ok(StoredRecord {
+            position: c.position,
+            stream: c.stream,
+            revision: c.revision,
+            id: c.id,
+            occurred_at: c.occurred_at,
+            recorded_at: c.recorded_at,
+            source: c.source,
+            actor: c.actor,
+            correlation_id: c.correlation_id,
+            schema_version: c.schema_version,
+            body: c.record,
+            hash,
+        })
+    }
+
+    /// The ingest envelope this record was made from.
+    pub fn to_new(&self) -> NewRecord {
+        NewRecord {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            source: self.source.clone(),
+            actor: self.actor.clone(),
+            correlation_id: self.correlation_id.clone(),
+            body: self.body.clone(),
+        }
+    }
+}

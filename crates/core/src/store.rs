@@ -1,0 +1,205 @@
+//! The storage trait (SPEC §2) that every backend implements, and the shapes of its
+//! requests and answers. The embedded log (`counterfoil-log`) is the default backend.
+//!
+//! Guarantees every implementation gives, checked by the shared conformance suite:
+//! - an append unit (one or several streams) is all-or-nothing;
+//! - expected revisions are checked against the stream as it is at write time;
+//! - a record id already stored with the same content is a no-op that answers the
+//!   original position; the same id with other content is [`StoreError::IdConflict`];
+//!   this holds for records of any age and after a restart;
+//! - readers and subscribers never see position `p + 1` before every position up to
+//!   `p` is durable.
+
+use std::fmt;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures::Stream;
+
+use crate::error::StoreError;
+use crate::record::{Hash, NewRecord, StoredRecord};
+
+/// A record's place in the whole log. Strictly increasing; the embedded log makes it
+/// dense from 0, other backends need not.
+pub type Position = u64;
+
+/// What the caller believes about a stream before appending to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpectedRevision {
+    /// No check.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must exist.
+    StreamExists,
+    /// The stream's last record must have exactly this revision.
+    Exact(u64),
+}
+
+impl ExpectedRevision {
+    /// Checks the expectation against a stream's current last revision.
+    pub fn check(self, stream: &str, current: Option<u64>) -> Result<(), StoreError> {
+        let ok = match (self, current) {
+            (ExpectedRevision::Any, _) => true,
+            (ExpectedRevision::NoStream, None) => true,
+            (ExpectedRevision::StreamExists, Some(_)) => true,
+            (ExpectedRevision::Exact(e), Some(c)) => e == c,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::WrongExpectedRevision {
+                stream: stream.to_string(),
+                expected: self.to_string(),
+                actual: match current {
+                    Some(c) => format!("revision {c}"),
+                    None => "no stream".into(),
+                },
+            })
+        }
+    }
+
+    /// The expectation that matches a stream whose last revision is `current`.
+    pub fn from_current(current: Option<u64>) -> Self {
+        match current {
+            Some(r) => ExpectedRevision::Exact(r),
+            None => ExpectedRevision::NoStream,
+        }
+    }
+}
+
+impl fmt::Display for ExpectedRevision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedRevision::Any => f.write_str("any"),
+            ExpectedRevision::NoStream => f.write_str("no stream"),
+            ExpectedRevision::StreamExists => f.write_str("stream exists"),
+            ExpectedRevision::Exact(r) => write!(f, "revision {r}"),
+        }
+    }
+}
+
+/// Records for one stream, with the expectation about that stream.
+#[derive(Debug, Clone)]
+pub struct StreamWrite {
+    pub stream: String,
+    pub expected: ExpectedRevision,
+    pub records: Vec<NewRecord>,
+}
+
+/// One atomic append: one or several streams, all written or none.
+pub type AppendUnit = Vec<StreamWrite>;
+
+/// Where one record of an append ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOutcome {
+    pub id: uuid::Uuid,
+    pub stream: String,
+    pub revision: u64,
+    pub position: Position,
+    pub hash: Hash,
+    /// True when the record was already stored (idempotent re-append): nothing new was
+    /// written and `position` is the original one.
+    pub duplicate: bool,
+}
+
+/// The answer to one atomic append: an outcome per record, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppendOutcome {
+    pub records: Vec<RecordOutcome>,
+}
+
+impl AppendOutcome {
+    /// True when every record was already stored.
+    pub fn all_duplicates(&self) -> bool {
+        !self.records.is_empty() && self.records.iter().all(|r| r.duplicate)
+    }
+}
+
+/// The answer to one unit of [`Store::append_batch`].
+#[derive(Debug)]
+pub enum UnitOutcome {
+    Appended(AppendOutcome),
+    Failed(StoreError),
+    /// An earlier unit of the batch failed, so this one was not tried.
+    NotAttempted,
+}
+
+/// Records from a position on: first the stored ones (catch-up), then new ones as they
+/// become durable. Ends only with an error or when the store closes.
+pub type Subscription = Pin<Box<dyn Stream<Item = Result<StoredRecord, StoreError>> + Send>>;
+
+/// The storage trait every backend implements.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Appends to one stream.
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+        records: Vec<NewRecord>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_multi(vec![StreamWrite {
+            stream: stream.to_string(),
+            expected,
+            records,
+        }])
+        .await
+    }
+
+    /// Appends to several streams atomically: every expectation holds and every record
+    /// is written, or nothing is.
+    async fn append_multi(&self, unit: AppendUnit) -> Result<AppendOutcome, StoreError>;
+
+    /// Appends several independent atomic units in order, sharing durability work
+    /// (one write and one sync for all where the backend can). After the first unit
+    /// that fails, the rest are [`UnitOutcome::NotAttempted`], so a caller that decided
+    /// later units assuming earlier ones can retry them in order.
+    async fn append_batch(&self, units: Vec<AppendUnit>) -> Result<Vec<UnitOutcome>, StoreError> {
+        let mut out = Vec::with_capacity(units.len());
+        let mut failed = false;
+        for unit in units {
+            if failed {
+                out.push(UnitOutcome::NotAttempted);
+                continue;
+            }
+            match self.append_multi(unit).await {
+                Ok(o) => out.push(UnitOutcome::Appended(o)),
+                Err(e @ (StoreError::Poisoned { .. } | StoreError::Closed | StoreError::Io { .. })) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    failed = true;
+                    out.push(UnitOutcome::Failed(e));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads up to `max` records of a stream from `from_revision` on, in revision order.
+    /// A stream that does not exist reads as empty.
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        max: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// The last revision of a stream, `None` when it does not exist.
+    async fn stream_revision(&self, stream: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Reads up to `max` durable records of the whole log at or after `from`, in
+    /// position order.
+    async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// The stored record with this id, if any.
+    async fn find_by_id(&self, id: uuid::Uuid) -> Result<Option<StoredRecord>, StoreError>;
+
+    /// The position the next record will get: every durable record is below it.
+    async fn end_position(&self) -> Result<Position, StoreError>;
+
+    /// Catch-up from `from`, then live, without gaps or duplicates.
+    async fn subscribe(&self, from: Position) -> Result<Subscription, StoreError>;
+}

@@ -1,0 +1,271 @@
+//! Small validated value types shared by every record: identifiers, money and
+//! currencies. Each one refuses bad input at deserialization time with a message
+//! that names the rule, so ingest errors point at the offending field.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use schemars::r#gen::SchemaGenerator;
+use schemars::schema::{InstanceType, Schema, SchemaObject, StringValidation};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Every timestamp is UTC, RFC 3339 at the edges.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// Longest identifier accepted (SPEC §3).
+pub const MAX_ID_LEN: usize = 128;
+
+/// A non-empty identifier of at most 128 characters (ticket, order, definition, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Id(String);
+
+impl Id {
+    /// Validates and wraps an identifier.
+    pub fn new(value: impl Into<String>) -> Result<Self, String> {
+        let value = value.into();
+        if value.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if value.chars().count() > MAX_ID_LEN {
+            return Err(format!("must be at most {MAX_ID_LEN} characters"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Id::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Id {
+    fn schema_name() -> String {
+        "Id".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            string: Some(Box::new(StringValidation {
+                min_length: Some(1),
+                max_length: Some(MAX_ID_LEN as u32),
+                pattern: None,
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case ASCII letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII upper-case letters are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+}
+
+impl FromStr for Currency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let b = s.as_bytes();
+        if b.len() == 3 && b.iter().all(u8::is_ascii_uppercase) {
+            Ok(Self([b[0], b[1], b[2]]))
+        } else {
+            Err(format!(
+                "{s:?} is not an ISO 4217 code (three upper-case letters, e.g. \"EUR\")"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Currency {
+    fn schema_name() -> String {
+        "Currency".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            string: Some(Box::new(StringValidation {
+                min_length: Some(3),
+                max_length: Some(3),
+                pattern: Some("^[A-Z]{3}$".into()),
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+/// A non-negative amount of money, written as a decimal string (`"25.00"`), never a
+/// float. At most 6 decimal places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Amount(Decimal);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
+
+    pub fn new(value: Decimal) -> Result<Self, String> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err("must not be negative".into());
+        }
+        if value.scale() > 6 {
+            return Err("must have at most 6 decimal places".into());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn value(&self) -> Decimal {
+        self.0
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+impl FromStr for Amount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && s.bytes().filter(|&b| b == b'.').count() <= 1
+            && !s.starts_with('.')
+            && !s.ends_with('.');
+        if !ok {
+            return Err(format!(
+                "{s:?} is not a decimal amount (digits with an optional point, e.g. \"25.00\")"
+            ));
+        }
+        let d = Decimal::from_str(s).map_err(|e| format!("{s:?} is not a decimal amount: {e}"))?;
+        Amount::new(d)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal string such as \"25.00\" (numbers are refused: money is never a float)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl JsonSchema for Amount {
+    fn schema_name() -> String {
+        "Amount".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            string: Some(Box::new(StringValidation {
+                min_length: Some(1),
+                max_length: None,
+                pattern: Some(r"^[0-9]+(\.[0-9]{1,6})?$".into()),
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bounded() {
+        assert!(Id::new("").is_err());
+        assert!(Id::new("x".repeat(129)).is_err());
+        assert!(Id::new("x".repeat(128)).is_ok());
+        assert!(Id::new("a\nb").is_err());
+    }
+
+    #[test]
+    fn amounts_are_decimal_strings() {
+        assert_eq!("25.00".parse::<Amount>().map(|a| a.to_string()), Ok("25.00".into()));
+        assert!("-1".parse::<Amount>().is_err());
+        assert!("1e3".parse::<Amount>().is_err());
+        assert!("".parse::<Amount>().is_err());
+        assert!("1.1234567".parse::<Amount>().is_err());
+        assert!(serde_json::from_str::<Amount>("25.0").is_err());
+        assert!(serde_json::from_str::<Amount>("\"25.0\"").is_ok());
+    }
+
+    #[test]
+    fn currencies_are_iso_codes() {
+        assert!("EUR".parse::<Currency>().is_ok());
+        assert!("eur".parse::<Currency>().is_err());
+        assert!("EURO".parse::<Currency>().is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the core crate: encoding round trips, parsing errors.
+
+mod encoding;

@@ -1,0 +1,1 @@
+//! counterfoil-demo (skeleton).

@@ -1,0 +1,1 @@
+//! counterfoil-ledger (skeleton).

@@ -1,0 +1,1 @@
+//! counterfoil-log (skeleton).
