@@ -10,6 +10,7 @@ mod checks;
 pub mod error;
 pub mod record;
 pub mod rules;
+pub mod schema;
 pub mod store;
 pub mod values;
 
