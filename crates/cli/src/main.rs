@@ -1,1 +1,196 @@
-fn main() {}
+//! `counterfoil`: the command-line tool (SPEC §7). Parses the command line, opens the
+//! store once, runs one command and closes the store cleanly (closing writes the index
+//! snapshot). Every failure prints `error: ...` with its context and exits non-zero.
+//!
+//! Exit codes: 0 success; 1 an error, or `verify` found damage; 2 `append` was refused.
+
+mod append;
+mod demo;
+mod history;
+mod import;
+mod output;
+mod read;
+mod store;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// An event-sourced ticket ledger.
+#[derive(Debug, Parser)]
+#[command(name = "counterfoil", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// The data folder of the file store.
+    #[arg(
+        long,
+        global = true,
+        default_value = "./counterfoil-data",
+        env = "COUNTERFOIL_DATA"
+    )]
+    pub data: PathBuf,
+    /// Which store to use.
+    #[arg(long = "store", global = true, value_enum, default_value_t = StoreKind::File)]
+    pub store: StoreKind,
+    /// Address of the KurrentDB / EventStoreDB server, for `--store eventstore`.
+    #[arg(long, global = true)]
+    pub eventstore_url: Option<String>,
+    /// When an append counts as done: `strict` syncs to disk before acknowledging;
+    /// `relaxed` (bulk loads only) may lose the latest records in a crash.
+    #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Strict)]
+    pub durability: DurabilityArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The embedded log in `--data`.
+    File,
+    /// KurrentDB / EventStoreDB.
+    Eventstore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    Strict,
+    Relaxed,
+}
+
+/// How a command prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// JSON (JSON Lines for lists of records).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryKind {
+    Ticket,
+    Order,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import a JSON Lines file of records. Refused lines go to FILE.rejects.jsonl.
+    Import {
+        /// The file to import, one JSON record per line.
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// After each durable chunk, append the highest acknowledged line number to
+        /// this file (for crash tests).
+        #[arg(long, hide = true)]
+        ack_log: Option<PathBuf>,
+        /// Lines handed to the ledger at once (smaller chunks acknowledge more often).
+        #[arg(long, hide = true, default_value_t = import::CHUNK_LINES)]
+        chunk_lines: usize,
+    },
+    /// Append one JSON record read from stdin; prints where it was stored.
+    Append,
+    /// Print the records of one stream, e.g. `ticket-T1`.
+    Read {
+        stream: String,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Print the log from a position as JSON Lines.
+    Tail {
+        /// The first position to print.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Keep printing new records as they are stored, until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Print at most this many records.
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// Each record of a ticket or an order, with the state after it.
+    History {
+        #[arg(value_enum)]
+        kind: HistoryKind,
+        id: String,
+        /// Only what the ledger knew then: an RFC 3339 time or `pos:N`.
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Recheck every frame checksum, every stream's hash chain and the indexes.
+    Verify,
+    /// Generate a realistic, seeded sample workload; import it unless --out is given.
+    Demo {
+        /// How many lines to generate.
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write the workload to this JSON Lines file instead of importing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .init();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Import {
+            file,
+            format,
+            ack_log,
+            chunk_lines,
+        } => import::run(g, &file, format, ack_log.as_deref(), chunk_lines).await,
+        Command::Append => append::run(g).await,
+        Command::Read { stream, format } => read::read(g, &stream, format).await,
+        Command::Tail {
+            from,
+            follow,
+            limit,
+        } => read::tail(g, from, follow, limit).await,
+        Command::History {
+            kind,
+            id,
+            as_of,
+            format,
+        } => history::run(g, kind, &id, as_of.as_deref(), format).await,
+        Command::Verify => verify::run(g).await,
+        Command::Demo {
+            events,
+            seed,
+            out,
+            format,
+        } => demo::run(g, events, seed, out.as_deref(), format).await,
+    }
+}

@@ -394,6 +394,7 @@ macro_rules! catalog {
         /// `{"type": "ticket.purchased", "data": {...}}`.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "type", content = "data")]
+        #[allow(clippy::large_enum_variant, reason = "records are moved, not stored by the million; boxing the purchase would cost an allocation per record")]
         pub enum RecordBody {
             $( #[serde(rename = $name)] $variant($data), )*
         }
@@ -435,6 +436,19 @@ macro_rules! catalog {
                     $( RecordType::$variant => serde_path_to_error::deserialize::<_, $data>(data)
                         .map(RecordBody::$variant)
                         .map_err(|e| crate::error::FieldError::from_path("data", e)), )*
+                }
+            }
+
+            /// Parses the raw JSON text of `data` for the named type, without building
+            /// an intermediate JSON tree (the import hot path).
+            pub fn from_json_data_str(ty: RecordType, data: &str) -> Result<Self, crate::error::FieldError> {
+                match ty {
+                    $( RecordType::$variant => {
+                        let mut de = serde_json::Deserializer::from_str(data);
+                        serde_path_to_error::deserialize::<_, $data>(&mut de)
+                            .map(RecordBody::$variant)
+                            .map_err(|e| crate::error::FieldError::from_path("data", e))
+                    } )*
                 }
             }
 

@@ -148,7 +148,9 @@ impl From<FieldError> for Refusal {
 #[non_exhaustive]
 pub enum StoreError {
     /// Optimistic concurrency: the stream is not at the revision the caller expected.
-    #[error("wrong expected revision on stream {stream}: expected {expected}, stream is at {actual}")]
+    #[error(
+        "wrong expected revision on stream {stream}: expected {expected}, stream is at {actual}"
+    )]
     WrongExpectedRevision {
         stream: String,
         expected: String,
@@ -158,7 +160,9 @@ pub enum StoreError {
     #[error("record id {id} already exists at position {position} with other content")]
     IdConflict { id: uuid::Uuid, position: u64 },
     /// An atomic append mixed records already stored with new ones.
-    #[error("append mixes {duplicates} already-stored record(s) with new ones; retry only the new ones")]
+    #[error(
+        "append mixes {duplicates} already-stored record(s) with new ones; retry only the new ones"
+    )]
     PartialDuplicate { duplicates: usize },
     /// The append was malformed (empty stream name, no records, ...).
     #[error("invalid append: {0}")]

@@ -2,9 +2,11 @@
 //! store keeps ([`StoredRecord`]), the canonical bytes a record is hashed over and the
 //! per-stream hash chain (SPEC §8).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -36,59 +38,45 @@ impl NewRecord {
     }
 
     /// Parses one ingest line (SPEC §3). The error names the offending field.
+    ///
+    /// This is the import hot path: the envelope is read with borrowed strings and the
+    /// `data` object is parsed straight from its raw text into the typed struct.
     pub fn from_json_str(line: &str) -> Result<Self, FieldError> {
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            FieldError::new("record", format!("not a JSON object: {e}"))
-        })?;
-        Self::from_json_value(value)
-    }
-
-    /// Parses one ingest object. An absent `id` gets a fresh UUIDv7.
-    pub fn from_json_value(value: serde_json::Value) -> Result<Self, FieldError> {
-        let serde_json::Value::Object(mut map) = value else {
+        if !line.trim_start().starts_with('{') {
             return Err(FieldError::new("record", "must be a JSON object"));
-        };
-        const KNOWN: &[&str] = &[
-            "id",
-            "type",
-            "occurred_at",
-            "source",
-            "actor",
-            "correlation_id",
-            "data",
-        ];
-        if let Some(k) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(FieldError::new(
-                k.clone(),
-                format!("unknown field; expected one of {}", KNOWN.join(", ")),
-            ));
         }
-        let id = match map.remove("id") {
-            None | Some(serde_json::Value::Null) => Uuid::now_v7(),
-            Some(serde_json::Value::String(s)) => Uuid::parse_str(&s)
+        let mut de = serde_json::Deserializer::from_str(line);
+        let env: RawEnvelope<'_> =
+            serde_path_to_error::deserialize(&mut de).map_err(envelope_error)?;
+        de.end().map_err(|e| {
+            FieldError::new(
+                "record",
+                format!("trailing characters after the object: {e}"),
+            )
+        })?;
+        let id = match env.id.as_deref() {
+            None => Uuid::now_v7(),
+            Some(s) => Uuid::parse_str(s)
                 .map_err(|e| FieldError::new("id", format!("must be a UUID: {e}")))?,
-            Some(_) => return Err(FieldError::new("id", "must be a UUID string")),
         };
-        let ty: RecordType = required_str(&mut map, "type")?
+        let ty: RecordType = env
+            .ty
             .parse()
             .map_err(|e: String| FieldError::new("type", e))?;
-        let occurred_at = required_str(&mut map, "occurred_at")?;
-        let occurred_at = chrono::DateTime::parse_from_rfc3339(&occurred_at)
-            .map_err(|e| FieldError::new("occurred_at", format!("must be an RFC 3339 timestamp: {e}")))?
-            .with_timezone(&chrono::Utc);
-        let source = bounded(required_str(&mut map, "source")?, "source")?;
-        let actor = bounded(required_str(&mut map, "actor")?, "actor")?;
-        let correlation_id = match map.remove("correlation_id") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(bounded(s, "correlation_id")?),
-            Some(_) => return Err(FieldError::new("correlation_id", "must be a string")),
-        };
-        let data = match map.remove("data") {
-            Some(v @ serde_json::Value::Object(_)) => v,
-            Some(_) => return Err(FieldError::new("data", "must be a JSON object")),
-            None => return Err(FieldError::new("data", "missing field")),
-        };
-        let body = RecordBody::from_json_data(ty, data)?;
+        let occurred_at = parse_time(&env.occurred_at)?;
+        let source = bounded(env.source.into_owned(), "source")?;
+        let actor = bounded(env.actor.into_owned(), "actor")?;
+        let correlation_id = env
+            .correlation_id
+            .map(|c| bounded(c.into_owned(), "correlation_id"))
+            .transpose()?;
+        let data = env
+            .data
+            .ok_or_else(|| FieldError::new("data", "missing field"))?;
+        if !data.get().starts_with('{') {
+            return Err(FieldError::new("data", "must be a JSON object"));
+        }
+        let body = RecordBody::from_json_data_str(ty, data.get())?;
         body.check_fields()?;
         Ok(Self {
             id,
@@ -98,6 +86,14 @@ impl NewRecord {
             correlation_id,
             body,
         })
+    }
+
+    /// Parses one ingest object. An absent `id` gets a fresh UUIDv7.
+    pub fn from_json_value(value: serde_json::Value) -> Result<Self, FieldError> {
+        if !value.is_object() {
+            return Err(FieldError::new("record", "must be a JSON object"));
+        }
+        Self::from_json_str(&value.to_string())
     }
 
     /// The record as an ingest JSON object (the inverse of [`Self::from_json_value`]).
@@ -117,15 +113,61 @@ impl NewRecord {
     }
 }
 
-fn required_str(
-    map: &mut serde_json::Map<String, serde_json::Value>,
-    field: &'static str,
-) -> Result<String, FieldError> {
-    match map.remove(field) {
-        Some(serde_json::Value::String(s)) => Ok(s),
-        Some(_) => Err(FieldError::new(field, "must be a string")),
-        None => Err(FieldError::new(field, "missing field")),
+/// The ingest envelope as it arrives; `data` stays raw text until its type is known.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvelope<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(borrow)]
+    occurred_at: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    actor: Cow<'a, str>,
+    #[serde(default, borrow)]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// Names the envelope field an error is about. serde reports a missing or unknown
+/// top-level field at the root path, with the name in backticks in the message.
+fn envelope_error(e: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let message = inner.to_string();
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    if inner.is_syntax() || inner.is_eof() {
+        return FieldError::new("record", format!("not valid JSON: {message}"));
     }
+    let field = if path == "." || path.is_empty() {
+        message
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "record".to_string())
+    } else {
+        path
+    };
+    let message = if message.starts_with("unknown field") {
+        "unknown field; expected one of id, type, occurred_at, source, actor, correlation_id, data"
+            .to_string()
+    } else {
+        message
+    };
+    FieldError::new(field, message)
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, FieldError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| FieldError::new("occurred_at", format!("must be an RFC 3339 timestamp: {e}")))
 }
 
 fn bounded(s: String, field: &'static str) -> Result<String, FieldError> {

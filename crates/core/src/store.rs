@@ -166,7 +166,9 @@ pub trait Store: Send + Sync + 'static {
             }
             match self.append_multi(unit).await {
                 Ok(o) => out.push(UnitOutcome::Appended(o)),
-                Err(e @ (StoreError::Poisoned { .. } | StoreError::Closed | StoreError::Io { .. })) => {
+                Err(
+                    e @ (StoreError::Poisoned { .. } | StoreError::Closed | StoreError::Io { .. }),
+                ) => {
                     return Err(e);
                 }
                 Err(e) => {

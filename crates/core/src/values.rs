@@ -253,7 +253,10 @@ mod tests {
 
     #[test]
     fn amounts_are_decimal_strings() {
-        assert_eq!("25.00".parse::<Amount>().map(|a| a.to_string()), Ok("25.00".into()));
+        assert_eq!(
+            "25.00".parse::<Amount>().map(|a| a.to_string()),
+            Ok("25.00".into())
+        );
         assert!("-1".parse::<Amount>().is_err());
         assert!("1e3".parse::<Amount>().is_err());
         assert!("".parse::<Amount>().is_err());

@@ -14,8 +14,16 @@ fn records_round_trip_through_canonical_bytes_and_json() {
         let new = NewRecord::from_json_str(line).expect("parses");
         let stream = new.stream();
         let mut scratch = Vec::new();
-        let stored = StoredRecord::seal(new.clone(), stream, 3, 42, new.occurred_at, &Hash::GENESIS, &mut scratch)
-            .expect("seals");
+        let stored = StoredRecord::seal(
+            new.clone(),
+            stream,
+            3,
+            42,
+            new.occurred_at,
+            &Hash::GENESIS,
+            &mut scratch,
+        )
+        .expect("seals");
         let mut bytes = Vec::new();
         stored.encode_canonical(&mut bytes).expect("encodes");
         assert_eq!(bytes, scratch);
@@ -34,7 +42,9 @@ fn records_round_trip_through_canonical_bytes_and_json() {
 #[test]
 fn update_distinguishes_null_from_absent() {
     let new = NewRecord::from_json_str(sample_lines()[2]).unwrap();
-    let counterfoil_core::RecordBody::DefinitionUpdated(u) = &new.body else { panic!() };
+    let counterfoil_core::RecordBody::DefinitionUpdated(u) = &new.body else {
+        panic!()
+    };
     assert_eq!(u.capacity, Some(None));
     assert_eq!(u.group, None);
 }
@@ -42,17 +52,69 @@ fn update_distinguishes_null_from_absent() {
 #[test]
 fn parse_errors_name_the_field() {
     let cases = [
-        (r#"{"type":"ticket.purchased","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"}}"#, "data"),
-        (r#"{"type":"nope","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{}}"#, "type"),
-        (r#"{"type":"ticket.redeemed","occurred_at":"yesterday","source":"s","actor":"a","data":{"ticket_id":"T1"}}"#, "occurred_at"),
-        (r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1","colour":"red"}}"#, "data"),
-        (r#"{"id":"nope","type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"}}"#, "id"),
-        (r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","actor":"a","data":{"ticket_id":"T1"}}"#, "source"),
-        (r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":""}}"#, "data.ticket_id"),
-        (r#"{"type":"payment.captured","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"order_id":"O","gateway":"g","token":"t","amount":12.5,"currency":"EUR"}}"#, "data.amount"),
+        (
+            r#"{"type":"ticket.purchased","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"}}"#,
+            "data",
+        ),
+        (
+            r#"{"type":"nope","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{}}"#,
+            "type",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"yesterday","source":"s","actor":"a","data":{"ticket_id":"T1"}}"#,
+            "occurred_at",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1","colour":"red"}}"#,
+            "data",
+        ),
+        (
+            r#"{"id":"nope","type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"}}"#,
+            "id",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","actor":"a","data":{"ticket_id":"T1"}}"#,
+            "source",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":""}}"#,
+            "data.ticket_id",
+        ),
+        (
+            r#"{"type":"payment.captured","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"order_id":"O","gateway":"g","token":"t","amount":12.5,"currency":"EUR"}}"#,
+            "data.amount",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"},"extra":1}"#,
+            "extra",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":[1]}"#,
+            "data",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a"}"#,
+            "data",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"}"#,
+            "record",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"}} x"#,
+            "record",
+        ),
+        (r#"[1,2]"#, "record"),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"  ","actor":"a","data":{"ticket_id":"T1"}}"#,
+            "source",
+        ),
     ];
     for (line, field) in cases {
         let err = NewRecord::from_json_str(line).expect_err(line);
-        assert!(err.field.starts_with(field), "{line}: got {err:?}, want field {field}");
+        assert!(
+            err.field.starts_with(field),
+            "{line}: got {err:?}, want field {field}"
+        );
     }
 }

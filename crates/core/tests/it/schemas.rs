@@ -48,9 +48,23 @@ fn every_record_type_has_a_schema_with_its_fields() {
         assert!(props.is_object(), "{name}: data has no properties");
         assert!(!props.as_object().unwrap().is_empty(), "{name}");
     }
-    let purchased = counterfoil_core::schema::ingest_schema(counterfoil_core::RecordType::TicketPurchased);
-    let required = purchased["properties"]["data"]["required"].as_array().unwrap();
-    for field in ["ticket_id", "order_id", "definition_id", "buyer", "price_paid", "currency", "channel"] {
-        assert!(required.iter().any(|f| f == field), "{field} should be required");
+    let purchased =
+        counterfoil_core::schema::ingest_schema(counterfoil_core::RecordType::TicketPurchased);
+    let required = purchased["properties"]["data"]["required"]
+        .as_array()
+        .unwrap();
+    for field in [
+        "ticket_id",
+        "order_id",
+        "definition_id",
+        "buyer",
+        "price_paid",
+        "currency",
+        "channel",
+    ] {
+        assert!(
+            required.iter().any(|f| f == field),
+            "{field} should be required"
+        );
     }
 }

@@ -1,0 +1,388 @@
+//! The benchmarks behind `docs/benchmarks.md`. Each subcommand prints one result
+//! block (and `--json` the same as one JSON object) so figures can be pasted into the
+//! docs and compared between runs.
+//!
+//! - `import`: `counterfoil import` of a demo file, end to end, as a user runs it.
+//! - `append`: many tasks appending single records through the command layer.
+//! - `open`: opening a large log (time and resident memory), in a fresh process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use counterfoil_core::{ExpectedRevision, NewRecord, Store, StreamWrite};
+use counterfoil_ledger::{Ledger, LedgerConfig};
+use counterfoil_log::{Durability, Log, LogConfig};
+
+#[derive(Parser)]
+#[command(about = "Counterfoil benchmarks (see docs/benchmarks.md)")]
+struct Cli {
+    /// Print the result as one JSON object too.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// `counterfoil import` of a demo file of N records: records/s, MB/s, peak RSS.
+    Import {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Work folder (the demo file is kept there and reused).
+        #[arg(long, default_value = "bench-data/import")]
+        dir: PathBuf,
+        #[arg(long, default_value = "strict")]
+        durability: String,
+    },
+    /// Concurrent tasks each appending single records through the command layer.
+    Append {
+        #[arg(long, default_value_t = 64)]
+        tasks: usize,
+        /// Records per task.
+        #[arg(long, default_value_t = 5_000)]
+        per_task: usize,
+        #[arg(long, default_value = "bench-data/append")]
+        dir: PathBuf,
+    },
+    /// Opening a log of N records: builds it once in DIR, then opens it in a fresh process.
+    Open {
+        #[arg(long, default_value_t = 10_000_000)]
+        records: u64,
+        #[arg(long, default_value = "bench-data/open")]
+        dir: PathBuf,
+    },
+    /// (internal) open DIR in this process and print time and memory as JSON.
+    #[command(hide = true)]
+    OpenOnce { dir: PathBuf },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Import {
+            records,
+            dir,
+            durability,
+        } => import(records, &dir, &durability)?,
+        Cmd::Append {
+            tasks,
+            per_task,
+            dir,
+        } => append(tasks, per_task, &dir).await?,
+        Cmd::Open { records, dir } => open(records, &dir).await?,
+        Cmd::OpenOnce { dir } => {
+            let r = open_once(&dir).await?;
+            println!("{r}");
+            return Ok(());
+        }
+    };
+    print_result(&result);
+    if cli.json {
+        println!("{result}");
+    }
+    Ok(())
+}
+
+fn print_result(v: &serde_json::Value) {
+    if let Some(map) = v.as_object() {
+        let width = map.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("{k:>width$}  {text}");
+        }
+    }
+}
+
+/// The `counterfoil` binary next to this one (same target profile).
+fn counterfoil_bin() -> Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let bin = me.with_file_name("counterfoil");
+    if !bin.exists() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p counterfoil-cli)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cpu}, {cores} cores")
+}
+
+fn import(records: u64, dir: &Path, durability: &str) -> Result<serde_json::Value> {
+    let bin = counterfoil_bin()?;
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join(format!("demo-{records}.jsonl"));
+    if !file.exists() {
+        eprintln!("generating {} ...", file.display());
+        let status = Command::new(&bin)
+            .args(["demo", "--events", &records.to_string(), "--seed", "7", "--out"])
+            .arg(&file)
+            .status()?;
+        if !status.success() {
+            bail!("demo generation failed");
+        }
+    }
+    let bytes = std::fs::metadata(&file)?.len();
+    let data = dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
+    let _ = std::fs::remove_file(file.with_extension("jsonl.rejects.jsonl"));
+    eprintln!("importing {} ({} MB) ...", file.display(), bytes / 1_000_000);
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "peak_rss_kb=%M"])
+        .arg(&bin)
+        .arg("--data")
+        .arg(&data)
+        .args(["--durability", durability, "import"])
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .context("running /usr/bin/time counterfoil import")?;
+    let elapsed = started.elapsed();
+    if !out.status.success() {
+        bail!(
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("import output: {}", String::from_utf8_lossy(&out.stdout)))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak_kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let lines = summary["accepted"].as_u64().unwrap_or(0)
+        + summary["duplicates"].as_u64().unwrap_or(0)
+        + summary["refused"].as_u64().unwrap_or(0);
+    let secs = elapsed.as_secs_f64();
+    Ok(serde_json::json!({
+        "benchmark": "import",
+        "machine": machine(),
+        "durability": durability,
+        "lines": lines,
+        "accepted": summary["accepted"],
+        "refused": summary["refused"],
+        "seconds": round(secs, 3),
+        "records_per_s": (lines as f64 / secs).round(),
+        "mb_per_s": round(bytes as f64 / 1e6 / secs, 1),
+        "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1),
+    }))
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (v * m).round() / m
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e3
+}
+
+fn record(line: &str) -> Result<NewRecord> {
+    NewRecord::from_json_str(line).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn append(tasks: usize, per_task: usize, dir: &Path) -> Result<serde_json::Value> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let (log, _) = Log::open(LogConfig::new(dir))?;
+    let store: Arc<dyn Store> = Arc::new(log.clone());
+    let ledger = Ledger::open(store, LedgerConfig::default()).await?;
+    let setup = [
+        r#"{"type":"performance.scheduled","occurred_at":"2026-11-01T10:00:00Z","source":"bench","actor":"bench","data":{"performance_id":"P1","organizer_id":"ORG","name":"Bench night","starts_at":"2026-12-01T20:00:00Z"}}"#,
+        r#"{"type":"definition.created","occurred_at":"2026-11-01T10:00:00Z","source":"bench","actor":"bench","data":{"definition_id":"D1","performance_id":"P1","name":"General","pricing":{"method":"fixed","price":"25.00"},"currency":"EUR"}}"#,
+    ];
+    for line in setup {
+        ledger
+            .submit(record(line)?)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let ledger = ledger.clone();
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_task);
+            for i in 0..per_task {
+                let line = format!(
+                    r#"{{"type":"ticket.purchased","occurred_at":"2026-11-02T10:00:00Z","source":"bench","actor":"task-{t}","data":{{"ticket_id":"T{t}-{i}","order_id":"O{t}-{i}","definition_id":"D1","ticket_type":"Adult","buyer":{{"email":"b{t}@example.com"}},"face_price":"25.00","price_paid":"25.00","currency":"EUR","channel":"web"}}}}"#
+                );
+                let rec = record(&line)?;
+                let t0 = Instant::now();
+                ledger
+                    .submit(rec)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                latencies.push(t0.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(tasks * per_task);
+    for h in handles {
+        all.extend(h.await??);
+    }
+    let elapsed = started.elapsed();
+    ledger.shutdown().await;
+    log.close().await?;
+    all.sort();
+    let n = all.len() as f64;
+    Ok(serde_json::json!({
+        "benchmark": "append",
+        "machine": machine(),
+        "tasks": tasks,
+        "records": all.len(),
+        "seconds": round(elapsed.as_secs_f64(), 3),
+        "records_per_s": (n / elapsed.as_secs_f64()).round(),
+        "p50_ms": round(percentile(&all, 0.50), 3),
+        "p99_ms": round(percentile(&all, 0.99), 3),
+        "p999_ms": round(percentile(&all, 0.999), 3),
+        "max_ms": round(percentile(&all, 1.0), 3),
+    }))
+}
+
+/// Builds a log of `records` demo records in `dir` (appended straight to the store,
+/// relaxed durability, big batches), unless it is already there.
+async fn build_log(records: u64, dir: &Path) -> Result<()> {
+    let marker = dir.join(format!("built-{records}"));
+    if marker.exists() {
+        return Ok(());
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let mut config = LogConfig::new(dir.join("data"));
+    config.durability = Durability::Relaxed;
+    let (log, _) = Log::open(config)?;
+    let started = Instant::now();
+    let mut written = 0u64;
+    let mut units = Vec::with_capacity(8192);
+    let demo = counterfoil_demo::generate(&counterfoil_demo::DemoConfig {
+        events: records * 101 / 100 + 1000,
+        seed: 11,
+    });
+    for rec in demo.filter_map(counterfoil_demo::DemoLine::into_valid_record) {
+        if written + units.len() as u64 >= records {
+            break;
+        }
+        units.push(vec![StreamWrite {
+            stream: rec.stream(),
+            expected: ExpectedRevision::Any,
+            records: vec![rec],
+        }]);
+        if units.len() == 8192 {
+            written += flush(&log, &mut units).await?;
+            if written % 1_048_576 < 8192 {
+                eprintln!(
+                    "built {written} records ({:.0}/s)",
+                    written as f64 / started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    written += flush(&log, &mut units).await?;
+    log.close().await?;
+    std::fs::write(marker, written.to_string())?;
+    eprintln!("built {written} records in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+async fn flush(log: &Log, units: &mut Vec<Vec<StreamWrite>>) -> Result<u64> {
+    let n = units.len() as u64;
+    if n == 0 {
+        return Ok(0);
+    }
+    let outcomes = log.append_batch(std::mem::take(units)).await?;
+    for o in outcomes {
+        if let counterfoil_core::UnitOutcome::Failed(e) = o {
+            bail!("append failed while building the log: {e}");
+        }
+    }
+    Ok(n)
+}
+
+async fn open(records: u64, dir: &Path) -> Result<serde_json::Value> {
+    build_log(records, dir).await?;
+    let me = std::env::current_exe()?;
+    let out = Command::new(me)
+        .arg("open-once")
+        .arg(dir.join("data"))
+        .output()?;
+    if !out.status.success() {
+        bail!("open failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    v["machine"] = machine().into();
+    Ok(v)
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn open_once(dir: &Path) -> Result<serde_json::Value> {
+    let before = rss_kb();
+    let started = Instant::now();
+    let (log, report) = Log::open(LogConfig::new(dir))?;
+    let elapsed = started.elapsed();
+    let after = rss_kb();
+    let stats = log.stats();
+    // Reading one record from the middle shows the indexes answer.
+    let probe = log.read_all(report.records / 2, 1).await?;
+    let kind = probe.first().map(|r| r.record_type().as_str()).unwrap_or("none");
+    log.close().await?;
+    let rss_delta = after.saturating_sub(before) * 1024;
+    Ok(serde_json::json!({
+        "benchmark": "open",
+        "records": report.records,
+        "segments": report.segments,
+        "snapshot_used": report.snapshot_used,
+        "rescanned_records": report.rescanned_records,
+        "open_seconds": round(elapsed.as_secs_f64(), 3),
+        "rss_delta_mb": round(rss_delta as f64 / 1_048_576.0, 1),
+        "rss_bytes_per_record": round(rss_delta as f64 / report.records.max(1) as f64, 1),
+        "index_bytes_estimate": format!("{stats:?}"),
+        "probe_record_type": kind,
+    }))
+}

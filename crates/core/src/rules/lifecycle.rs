@@ -1,0 +1,126 @@
+//! A ticket's lifecycle as the rules see it: which terminal facts happened (refunded,
+//! invalidated, deleted, injected) and how many redemptions stand. Shared by the
+//! ledger's compact state and by the history views, so "status" means one thing.
+
+use serde::Serialize;
+
+use crate::catalog::RecordBody;
+use crate::error::RefusalReason;
+
+/// SPEC §4: a ticket's status. When several facts hold (only possible in a log written
+/// without the rules), the first of deleted, refunded, invalidated, redeemed wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Issued,
+    Redeemed,
+    Refunded,
+    Invalidated,
+    Deleted,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Issued => "issued",
+            TicketStatus::Redeemed => "redeemed",
+            TicketStatus::Refunded => "refunded",
+            TicketStatus::Invalidated => "invalidated",
+            TicketStatus::Deleted => "deleted",
+        }
+    }
+}
+
+impl std::fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const PURCHASED: u8 = 1;
+const REFUNDED: u8 = 1 << 1;
+const INVALIDATED: u8 = 1 << 2;
+const DELETED: u8 = 1 << 3;
+const INJECTED: u8 = 1 << 4;
+
+/// Eight bytes per ticket: the ledger keeps one for each of millions of tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Lifecycle {
+    redemptions: u32,
+    flags: u8,
+}
+
+impl Lifecycle {
+    /// Folds the ticket-local effect of a `ticket.*` record; other records change nothing.
+    pub fn apply(&mut self, body: &RecordBody) {
+        use RecordBody as B;
+        match body {
+            B::TicketPurchased(_) => self.flags |= PURCHASED,
+            B::TicketRedeemed(_) => self.redemptions = self.redemptions.saturating_add(1),
+            B::TicketUnredeemed(_) => self.redemptions = self.redemptions.saturating_sub(1),
+            B::TicketRefunded(_) => self.flags |= REFUNDED,
+            B::TicketInvalidated(_) => self.flags |= INVALIDATED,
+            B::TicketRevalidated(_) => self.flags &= !INVALIDATED,
+            B::TicketInjected(_) => self.flags |= INJECTED,
+            B::TicketDeleted(_) => self.flags |= DELETED,
+            _ => {}
+        }
+    }
+
+    pub fn status(&self) -> TicketStatus {
+        if self.is_deleted() {
+            TicketStatus::Deleted
+        } else if self.is_refunded() {
+            TicketStatus::Refunded
+        } else if self.is_invalidated() {
+            TicketStatus::Invalidated
+        } else if self.redemptions > 0 {
+            TicketStatus::Redeemed
+        } else {
+            TicketStatus::Issued
+        }
+    }
+
+    /// SPEC §4: a ticket holds a seat of its current definition while issued or redeemed.
+    pub fn holds_seat(&self) -> bool {
+        self.is_purchased()
+            && matches!(self.status(), TicketStatus::Issued | TicketStatus::Redeemed)
+    }
+
+    /// "Valid": not deleted, refunded or invalidated; the error says which, in that order.
+    pub fn validity(&self) -> Result<(), RefusalReason> {
+        if self.is_deleted() {
+            Err(RefusalReason::TicketDeleted)
+        } else if self.is_refunded() {
+            Err(RefusalReason::TicketRefunded)
+        } else if self.is_invalidated() {
+            Err(RefusalReason::TicketInvalidated)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn redemptions(&self) -> u32 {
+        self.redemptions
+    }
+
+    pub fn is_purchased(&self) -> bool {
+        self.flags & PURCHASED != 0
+    }
+
+    pub fn is_refunded(&self) -> bool {
+        self.flags & REFUNDED != 0
+    }
+
+    pub fn is_invalidated(&self) -> bool {
+        self.flags & INVALIDATED != 0
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.flags & DELETED != 0
+    }
+
+    pub fn is_injected(&self) -> bool {
+        self.flags & INJECTED != 0
+    }
+}

@@ -1,0 +1,718 @@
+//! The single task that owns the ledger's state. Submissions queue on a channel; the
+//! task drains what is waiting (up to `max_batch` records), decides every record in
+//! arrival order against the state (accepted ones are folded in at once, so later
+//! records of the batch see them), writes the whole batch with one
+//! `Store::append_batch` (one sync for all), then answers everyone.
+//!
+//! One decider per store means decisions never race each other. Another process
+//! writing to the same store shows up as a conflict: the state is rebuilt from the log
+//! and the records that were not written are decided again, up to `retries` times. Any
+//! other store failure stops the ledger: its state may be ahead of the log, so every
+//! later submission gets the store error until the ledger is reopened.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use counterfoil_core::rules::LedgerState;
+use counterfoil_core::{
+    AppendUnit, Id, NewRecord, Refusal, RefusalReason, Store, StoreError, StoredRecord,
+    StreamWrite, UnitOutcome,
+};
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::{AtomicError, LedgerError, SubmitError, replicate};
+use crate::{LedgerConfig, Submitted};
+
+/// Id lookups in flight at once: enough to hide a remote store's latency, few enough
+/// that an embedded store answers them without piling up futures.
+const LOOKUP_CONCURRENCY: usize = 64;
+
+/// Records read per `read_all` call when folding the log.
+const FOLD_CHUNK: usize = 4096;
+
+pub(crate) enum Request {
+    Submit(Job),
+    TicketsOfOrder {
+        order_id: String,
+        reply: oneshot::Sender<Result<Vec<Id>, LedgerError>>,
+    },
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub(crate) struct Job {
+    pub(crate) records: Vec<NewRecord>,
+    pub(crate) reply: Reply,
+}
+
+pub(crate) enum Reply {
+    One(oneshot::Sender<Result<Submitted, SubmitError>>),
+    Many(oneshot::Sender<Vec<Result<Submitted, SubmitError>>>),
+    Atomic(oneshot::Sender<Result<Vec<Submitted>, AtomicError>>),
+}
+
+/// Folds the whole log into a fresh state.
+pub(crate) async fn fold_log(store: &dyn Store) -> Result<LedgerState, LedgerError> {
+    let mut state = LedgerState::new();
+    let mut from = 0;
+    loop {
+        let chunk =
+            store
+                .read_all(from, FOLD_CHUNK)
+                .await
+                .map_err(|source| LedgerError::ReadLog {
+                    position: from,
+                    source,
+                })?;
+        let Some(last) = chunk.last() else {
+            return Ok(state);
+        };
+        from = last.position.saturating_add(1);
+        for r in &chunk {
+            state.fold(&r.body);
+        }
+    }
+}
+
+pub(crate) struct Decider {
+    store: Arc<dyn Store>,
+    state: LedgerState,
+    config: LedgerConfig,
+    /// Set after a store failure other than a conflict: the state can no longer be
+    /// trusted, so every later submission answers this error.
+    failed: Option<StoreError>,
+}
+
+/// A job being worked on: its answers so far.
+struct Work {
+    job: Job,
+    atomic: bool,
+    results: Vec<Option<Result<Submitted, SubmitError>>>,
+    atomic_error: Option<AtomicError>,
+}
+
+impl Work {
+    fn new(job: Job) -> Self {
+        let atomic = matches!(job.reply, Reply::Atomic(_));
+        let results = job.records.iter().map(|_| None).collect();
+        Self {
+            job,
+            atomic,
+            results,
+            atomic_error: None,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.atomic_error.is_some() || self.results.iter().all(Option::is_some)
+    }
+
+    /// Forgets the answers of `rec` (or of the whole atomic job) so they are decided
+    /// again in the next attempt.
+    fn reset(&mut self, rec: usize) {
+        if self.atomic {
+            self.atomic_error = None;
+            self.results.iter_mut().for_each(|r| *r = None);
+        } else if let Some(slot) = self.results.get_mut(rec) {
+            *slot = None;
+        }
+    }
+
+    /// Which answers are settled: one flag per record, all of them when the atomic job
+    /// is refused.
+    fn settled(&self) -> Vec<bool> {
+        let refused = self.atomic_error.is_some();
+        self.results
+            .iter()
+            .map(|r| refused || r.is_some())
+            .collect()
+    }
+
+    /// Answers `e` for every record not settled in `before`; an atomic job with any
+    /// unsettled record fails whole.
+    fn fail_unsettled(&mut self, e: &StoreError, before: &[bool]) {
+        let unsettled = |i: usize| !before.get(i).copied().unwrap_or(false);
+        if self.atomic {
+            if (0..self.results.len()).any(unsettled) {
+                self.results.iter_mut().for_each(|r| *r = None);
+                self.atomic_error = Some(AtomicError {
+                    index: 0,
+                    error: SubmitError::Store(replicate(e)),
+                });
+            }
+            return;
+        }
+        for (i, slot) in self.results.iter_mut().enumerate() {
+            if unsettled(i) {
+                *slot = Some(Err(SubmitError::Store(replicate(e))));
+            }
+        }
+    }
+
+    fn answer(self) {
+        let Work {
+            job,
+            results,
+            atomic_error,
+            ..
+        } = self;
+        let mut results = results.into_iter().map(|r| {
+            r.unwrap_or_else(|| {
+                Err(SubmitError::Store(StoreError::Backend(
+                    "the record was not decided".into(),
+                )))
+            })
+        });
+        // A caller that stopped waiting is no error of ours.
+        match job.reply {
+            Reply::One(tx) => {
+                let r = results.next().unwrap_or_else(|| {
+                    Err(SubmitError::Store(StoreError::InvalidAppend(
+                        "no record".into(),
+                    )))
+                });
+                let _ = tx.send(r);
+            }
+            Reply::Many(tx) => {
+                let _ = tx.send(results.collect());
+            }
+            Reply::Atomic(tx) => {
+                let r = match atomic_error {
+                    Some(e) => Err(e),
+                    None => results
+                        .enumerate()
+                        .map(|(index, r)| r.map_err(|error| AtomicError { index, error }))
+                        .collect(),
+                };
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+/// An answer that depends on the state as it was after `units_before` units of the
+/// attempt were decided: if one of those units is not written, it must be decided again.
+struct Provisional {
+    job: usize,
+    rec: usize,
+    units_before: usize,
+}
+
+/// What to do with one record of an independent job.
+enum Action {
+    /// Answered from the store's lookup, whatever the state.
+    Final(Result<Submitted, SubmitError>),
+    /// Same id and content as a record accepted earlier in the batch.
+    Duplicate(Placed),
+    Refuse(Refusal),
+    Write(Uuid, StreamWrite),
+}
+
+/// A record answered as a duplicate of a record written by a unit of this same batch.
+struct BatchDuplicate {
+    job: usize,
+    rec: usize,
+    unit: usize,
+    index_in_unit: usize,
+}
+
+/// Where an accepted record of this attempt sits.
+#[derive(Clone, Copy)]
+struct Placed {
+    job: usize,
+    rec: usize,
+    unit: usize,
+    index_in_unit: usize,
+}
+
+impl Decider {
+    pub(crate) fn new(store: Arc<dyn Store>, state: LedgerState, config: LedgerConfig) -> Self {
+        Self {
+            store,
+            state,
+            config,
+            failed: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let max_batch = self.config.max_batch.max(1);
+        while let Some(first) = rx.recv().await {
+            let mut jobs = Vec::new();
+            let mut queries = Vec::new();
+            let mut shutdown = None;
+            let mut records = 0usize;
+            let mut next = Some(first);
+            while let Some(req) = next.take() {
+                match req {
+                    Request::Submit(job) => {
+                        records = records.saturating_add(job.records.len());
+                        jobs.push(Work::new(job));
+                    }
+                    Request::TicketsOfOrder { order_id, reply } => queries.push((order_id, reply)),
+                    Request::Shutdown(tx) => {
+                        shutdown = Some(tx);
+                        break;
+                    }
+                }
+                if records < max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !jobs.is_empty() {
+                self.process(&mut jobs).await;
+            }
+            for work in jobs {
+                work.answer();
+            }
+            for (order_id, reply) in queries {
+                let answer = match &self.failed {
+                    Some(e) => Err(LedgerError::Stopped(replicate(e))),
+                    None => Ok(self.state.tickets_of_order(&order_id).to_vec()),
+                };
+                let _ = reply.send(answer);
+            }
+            if let Some(tx) = shutdown {
+                let _ = tx.send(());
+                return;
+            }
+        }
+    }
+
+    async fn process(&mut self, jobs: &mut [Work]) {
+        let mut last_conflict = None;
+        for attempt in 0..=self.config.retries {
+            if let Some(e) = &self.failed {
+                for w in jobs.iter_mut() {
+                    let settled = w.settled();
+                    w.fail_unsettled(e, &settled);
+                }
+                return;
+            }
+            if jobs.iter().all(Work::is_done) {
+                return;
+            }
+            if attempt > 0 {
+                tracing::debug!(attempt, "deciding again after a write conflict");
+            }
+            // Answers settled by earlier attempts stand whatever happens to this one.
+            let before: Vec<Vec<bool>> = jobs.iter().map(Work::settled).collect();
+            match self.attempt(jobs).await {
+                Ok(None) => return,
+                Ok(Some(conflict)) => last_conflict = Some(conflict),
+                Err(e) => {
+                    tracing::error!(error = %e, "store failure; the ledger stops accepting records");
+                    // Everything decided in this attempt may rest on records that were
+                    // not written: all of it answers the error.
+                    for (w, before) in jobs.iter_mut().zip(&before) {
+                        w.fail_unsettled(&e, before);
+                    }
+                    self.failed = Some(e);
+                    return;
+                }
+            }
+        }
+        let e = last_conflict.unwrap_or_else(|| {
+            StoreError::Backend("conflicting writers: retries exhausted".into())
+        });
+        for w in jobs.iter_mut() {
+            let settled = w.settled();
+            w.fail_unsettled(&e, &settled);
+        }
+    }
+
+    /// One round: look up ids, decide, write, match answers. Answers `Some(conflict)`
+    /// when some records must be decided again (the state was rebuilt), `Err` on a
+    /// failure that stops the ledger.
+    async fn attempt(&mut self, jobs: &mut [Work]) -> Result<Option<StoreError>, StoreError> {
+        let found = self.lookup(jobs).await;
+
+        let mut units: Vec<AppendUnit> = Vec::new();
+        let mut unit_records: Vec<Vec<Placed>> = Vec::new();
+        let mut in_batch: HashMap<Uuid, Placed> = HashMap::new();
+        let mut provisional: Vec<Provisional> = Vec::new();
+        let mut batch_dups: Vec<BatchDuplicate> = Vec::new();
+
+        for j in 0..jobs.len() {
+            if jobs[j].is_done() {
+                continue;
+            }
+            if jobs[j].atomic {
+                self.decide_atomic(
+                    j,
+                    jobs,
+                    &found,
+                    &mut units,
+                    &mut unit_records,
+                    &mut in_batch,
+                    &mut provisional,
+                    &mut batch_dups,
+                );
+                continue;
+            }
+            for r in 0..jobs[j].job.records.len() {
+                if jobs[j].results[r].is_some() {
+                    continue;
+                }
+                let action = {
+                    let record = &jobs[j].job.records[r];
+                    if let Some(answer) = stored_answer(record, found.get(&record.id)) {
+                        Action::Final(answer)
+                    } else if let Some(&p) = in_batch.get(&record.id) {
+                        if jobs[p.job].job.records[p.rec] == *record {
+                            Action::Duplicate(p)
+                        } else {
+                            Action::Refuse(id_conflict_in_batch(record.id))
+                        }
+                    } else {
+                        match self.state.decide(record) {
+                            Err(refusal) => Action::Refuse(refusal),
+                            Ok(decision) => {
+                                self.state.fold(&record.body);
+                                Action::Write(
+                                    record.id,
+                                    StreamWrite {
+                                        stream: decision.stream,
+                                        expected: decision.expected,
+                                        records: vec![record.clone()],
+                                    },
+                                )
+                            }
+                        }
+                    }
+                };
+                match action {
+                    Action::Final(answer) => jobs[j].results[r] = Some(answer),
+                    Action::Duplicate(p) => batch_dups.push(BatchDuplicate {
+                        job: j,
+                        rec: r,
+                        unit: p.unit,
+                        index_in_unit: p.index_in_unit,
+                    }),
+                    Action::Refuse(refusal) => {
+                        jobs[j].results[r] = Some(Err(refusal.into()));
+                        provisional.push(Provisional {
+                            job: j,
+                            rec: r,
+                            units_before: units.len(),
+                        });
+                    }
+                    Action::Write(id, write) => {
+                        let placed = Placed {
+                            job: j,
+                            rec: r,
+                            unit: units.len(),
+                            index_in_unit: 0,
+                        };
+                        in_batch.insert(id, placed);
+                        units.push(vec![write]);
+                        unit_records.push(vec![placed]);
+                    }
+                }
+            }
+        }
+
+        if units.is_empty() {
+            return Ok(None);
+        }
+        let unit_count = units.len();
+        let outcomes = self.store.append_batch(units).await?;
+
+        let mut first_unwritten = None;
+        let mut rebuild = false;
+        let mut conflict = None;
+        for (u, placed) in unit_records.iter().enumerate() {
+            let outcome = outcomes.get(u);
+            match outcome {
+                Some(UnitOutcome::Appended(o)) => {
+                    for (k, p) in placed.iter().enumerate() {
+                        let Some(rec) = o.records.get(k) else {
+                            rebuild = true;
+                            jobs[p.job].results[p.rec] =
+                                Some(Err(SubmitError::Store(StoreError::Backend(format!(
+                                    "the store answered no outcome for record {k} of a unit"
+                                )))));
+                            continue;
+                        };
+                        // Written by someone else between our lookup and our append:
+                        // the state counted it twice.
+                        rebuild |= rec.duplicate;
+                        jobs[p.job].results[p.rec] = Some(Ok(submitted(rec)));
+                    }
+                }
+                Some(UnitOutcome::Failed(e)) if retryable(e) => {
+                    first_unwritten.get_or_insert(u);
+                    rebuild = true;
+                    conflict = Some(replicate(e));
+                    for p in placed {
+                        jobs[p.job].reset(p.rec);
+                    }
+                }
+                Some(UnitOutcome::Failed(e)) => {
+                    first_unwritten.get_or_insert(u);
+                    rebuild = true;
+                    for p in placed {
+                        let w = &mut jobs[p.job];
+                        if w.atomic {
+                            w.atomic_error = Some(AtomicError {
+                                index: p.rec,
+                                error: SubmitError::Store(replicate(e)),
+                            });
+                            break;
+                        }
+                        w.results[p.rec] = Some(Err(SubmitError::Store(replicate(e))));
+                    }
+                }
+                Some(UnitOutcome::NotAttempted) | None => {
+                    first_unwritten.get_or_insert(u);
+                    rebuild = true;
+                    for p in placed {
+                        jobs[p.job].reset(p.rec);
+                    }
+                }
+            }
+        }
+        if outcomes.len() != unit_count {
+            tracing::warn!(
+                units = unit_count,
+                outcomes = outcomes.len(),
+                "store answered a different number of outcomes"
+            );
+        }
+
+        // Answers that saw an unwritten unit are decided again.
+        if let Some(f) = first_unwritten {
+            for p in provisional.iter().filter(|p| p.units_before > f) {
+                jobs[p.job].reset(p.rec);
+            }
+        }
+        for d in &batch_dups {
+            let written = match outcomes.get(d.unit) {
+                Some(UnitOutcome::Appended(o)) => o.records.get(d.index_in_unit),
+                _ => None,
+            };
+            match written {
+                Some(rec) => {
+                    let mut s = submitted(rec);
+                    s.duplicate = true;
+                    jobs[d.job].results[d.rec] = Some(Ok(s));
+                }
+                None => jobs[d.job].reset(d.rec),
+            }
+        }
+
+        if rebuild {
+            tracing::warn!("rebuilding the ledger state from the log after a write conflict");
+            match fold_log(&*self.store).await {
+                Ok(state) => self.state = state,
+                Err(e) => {
+                    // The records answered above are written; the rest cannot be
+                    // decided without a state.
+                    let e = match e {
+                        LedgerError::ReadLog { source, .. }
+                        | LedgerError::ReadStream { source, .. } => source,
+                        other => StoreError::Backend(other.to_string()),
+                    };
+                    tracing::error!(error = %e, "rebuilding the state failed; the ledger stops accepting records");
+                    for w in jobs.iter_mut() {
+                        let settled = w.settled();
+                        w.fail_unsettled(&e, &settled);
+                    }
+                    self.failed = Some(e);
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(if jobs.iter().all(Work::is_done) {
+            None
+        } else {
+            Some(conflict.unwrap_or_else(|| {
+                StoreError::Backend("a record of the batch was not written".into())
+            }))
+        })
+    }
+
+    /// Decides an atomic job: all records accepted (one unit) or none (the state is
+    /// put back as it was).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the attempt's bookkeeping, passed explicitly"
+    )]
+    fn decide_atomic(
+        &mut self,
+        j: usize,
+        jobs: &mut [Work],
+        found: &HashMap<Uuid, Result<Option<StoredRecord>, StoreError>>,
+        units: &mut Vec<AppendUnit>,
+        unit_records: &mut Vec<Vec<Placed>>,
+        in_batch: &mut HashMap<Uuid, Placed>,
+        provisional: &mut Vec<Provisional>,
+        batch_dups: &mut Vec<BatchDuplicate>,
+    ) {
+        let unit = units.len();
+        let mut undos = Vec::new();
+        let mut writes: Vec<StreamWrite> = Vec::new();
+        let mut placed: Vec<Placed> = Vec::new();
+        let mut dups: Vec<BatchDuplicate> = Vec::new();
+        let mut failure: Option<(usize, SubmitError)> = None;
+        let mut results: Vec<Option<Result<Submitted, SubmitError>>> =
+            jobs[j].job.records.iter().map(|_| None).collect();
+
+        for (r, record) in jobs[j].job.records.iter().enumerate() {
+            match stored_answer(record, found.get(&record.id)) {
+                Some(Ok(s)) => {
+                    results[r] = Some(Ok(s));
+                    continue;
+                }
+                Some(Err(e)) => {
+                    failure = Some((r, e));
+                    break;
+                }
+                None => {}
+            }
+            let earlier = in_batch.get(&record.id).copied().or_else(|| {
+                placed
+                    .iter()
+                    .find(|p| jobs[j].job.records[p.rec].id == record.id)
+                    .copied()
+            });
+            if let Some(p) = earlier {
+                if jobs[p.job].job.records[p.rec] == *record {
+                    dups.push(BatchDuplicate {
+                        job: j,
+                        rec: r,
+                        unit: p.unit,
+                        index_in_unit: p.index_in_unit,
+                    });
+                    continue;
+                }
+                failure = Some((r, id_conflict_in_batch(record.id).into()));
+                break;
+            }
+            match self.state.decide(record) {
+                Err(refusal) => {
+                    failure = Some((r, refusal.into()));
+                    break;
+                }
+                Ok(decision) => {
+                    undos.push(self.state.apply(&record.body));
+                    placed.push(Placed {
+                        job: j,
+                        rec: r,
+                        unit,
+                        index_in_unit: writes.len(),
+                    });
+                    writes.push(StreamWrite {
+                        stream: decision.stream,
+                        expected: decision.expected,
+                        records: vec![record.clone()],
+                    });
+                }
+            }
+        }
+
+        if let Some((index, error)) = failure {
+            for undo in undos.into_iter().rev() {
+                self.state.undo(undo);
+            }
+            jobs[j].atomic_error = Some(AtomicError { index, error });
+            provisional.push(Provisional {
+                job: j,
+                rec: index,
+                units_before: units.len(),
+            });
+            return;
+        }
+        jobs[j].results = results;
+        batch_dups.extend(dups);
+        if writes.is_empty() {
+            return;
+        }
+        for p in &placed {
+            in_batch.insert(jobs[j].job.records[p.rec].id, *p);
+        }
+        units.push(writes);
+        unit_records.push(placed);
+    }
+
+    /// Finds which ids of the undecided records are already stored, all lookups at
+    /// once (an id never seen before is the common case, and each lookup is cheap).
+    async fn lookup(
+        &self,
+        jobs: &[Work],
+    ) -> HashMap<Uuid, Result<Option<StoredRecord>, StoreError>> {
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for w in jobs.iter().filter(|w| !w.is_done()) {
+            for (r, record) in w.job.records.iter().enumerate() {
+                if (w.atomic || w.results[r].is_none()) && seen.insert(record.id) {
+                    ids.push(record.id);
+                }
+            }
+        }
+        let store = &*self.store;
+        // Boxed futures collected first: a lazy `map` here trips the `Send` inference of
+        // the spawned decider future.
+        let lookups: Vec<_> = ids.iter().map(|&id| store.find_by_id(id)).collect();
+        let answers: Vec<_> = futures::stream::iter(lookups)
+            .buffered(LOOKUP_CONCURRENCY)
+            .collect()
+            .await;
+        ids.into_iter().zip(answers).collect()
+    }
+}
+
+/// The answer for a record whose id is already stored: a duplicate when the content
+/// is the same, `id_conflict` otherwise. `None` when the id is not stored. A failed
+/// lookup answers the store error.
+fn stored_answer(
+    record: &NewRecord,
+    found: Option<&Result<Option<StoredRecord>, StoreError>>,
+) -> Option<Result<Submitted, SubmitError>> {
+    match found {
+        Some(Err(e)) => Some(Err(SubmitError::Store(replicate(e)))),
+        Some(Ok(Some(stored))) if record.same_content(stored) => Some(Ok(Submitted {
+            id: stored.id,
+            position: stored.position,
+            stream: stored.stream.clone(),
+            revision: stored.revision,
+            duplicate: true,
+        })),
+        Some(Ok(Some(stored))) => Some(Err(SubmitError::Refused(Refusal::new(
+            RefusalReason::IdConflict,
+            format!(
+                "record {} already exists at position {} (stream {}) with other content",
+                stored.id, stored.position, stored.stream
+            ),
+        )))),
+        Some(Ok(None)) | None => None,
+    }
+}
+
+fn id_conflict_in_batch(id: Uuid) -> Refusal {
+    Refusal::new(
+        RefusalReason::IdConflict,
+        format!("record {id} was submitted twice at once with different content"),
+    )
+}
+
+fn submitted(rec: &counterfoil_core::RecordOutcome) -> Submitted {
+    Submitted {
+        id: rec.id,
+        position: rec.position,
+        stream: rec.stream.clone(),
+        revision: rec.revision,
+        duplicate: rec.duplicate,
+    }
+}
+
+/// Failures that another writer can cause; deciding again against the rebuilt state
+/// resolves them (the ids now stored are found by the lookup).
+fn retryable(e: &StoreError) -> bool {
+    e.is_conflict()
+        || matches!(
+            e,
+            StoreError::IdConflict { .. } | StoreError::PartialDuplicate { .. }
+        )
+}

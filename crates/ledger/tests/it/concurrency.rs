@@ -1,0 +1,185 @@
+//! Racing buyers never oversell; another writer on the same store is noticed as a
+//! conflict and the ledger decides again against the log.
+
+use std::sync::Arc;
+
+use counterfoil_core::{RefusalReason, Store};
+use counterfoil_ledger::{Ledger, LedgerConfig};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_tasks_racing_for_one_hundred_seats_sell_exactly_one_hundred() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, ledger) = open(dir.path()).await;
+    for r in [perf("P1"), def("D1", "P1", Some(100))] {
+        accepted(&ledger.submit(r).await);
+    }
+
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let ledger = ledger.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            // 1,000 purchases spread over 16 tasks (63 or 62 each).
+            for i in (task..1000).step_by(16) {
+                let r = ledger
+                    .submit(buy(&format!("T{i}"), &format!("O{i}"), "D1"))
+                    .await;
+                answers.push(r.map_err(|e| e.reason()));
+            }
+            answers
+        }));
+    }
+    let mut ok = 0;
+    let mut sold_out = 0;
+    for t in tasks {
+        for a in t.await.expect("task") {
+            match a {
+                Ok(s) => {
+                    assert!(!s.duplicate);
+                    ok += 1;
+                }
+                Err(Some(RefusalReason::SoldOut)) => sold_out += 1,
+                Err(other) => panic!("unexpected answer {other:?}"),
+            }
+        }
+    }
+    assert_eq!((ok, sold_out), (100, 900));
+    assert_eq!(log.end_position().await.expect("end"), 102);
+
+    let report = log.verify(&mut |_| {}).expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.first_mismatch);
+    assert_eq!(report.records, 102);
+
+    // A new ledger folded from the log agrees: the definition is full.
+    close(log, ledger).await;
+    let (log, ledger) = open(dir.path()).await;
+    let r = ledger.submit(buy("T-late", "O-late", "D1")).await;
+    assert_eq!(reason(&r), Some("sold_out"));
+    close(log, ledger).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_many_decides_in_order_and_batches_within_max_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, ledger) = open_with(
+        counterfoil_log::LogConfig::new(dir.path()),
+        LedgerConfig {
+            max_batch: 7,
+            retries: 3,
+        },
+    )
+    .await;
+    let mut records = vec![perf("P1"), def("D1", "P1", Some(10))];
+    for i in 0..30 {
+        records.push(buy(&format!("T{i}"), "O1", "D1"));
+    }
+    // Later records see earlier ones of the same call: a scan of T0 after its purchase.
+    records.push(redeem("T0"));
+    records.push(redeem("T0"));
+    let answers = ledger.submit_many(records).await;
+    assert_eq!(answers.len(), 34);
+    let codes: Vec<Option<&str>> = answers.iter().map(reason).collect();
+    assert!(codes[..12].iter().all(Option::is_none), "{codes:?}");
+    assert!(
+        codes[12..32].iter().all(|c| *c == Some("sold_out")),
+        "{codes:?}"
+    );
+    assert_eq!(codes[32], None);
+    assert_eq!(codes[33], Some("max_redemptions"));
+    let positions: Vec<u64> = answers
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .map(|s| s.position)
+        .collect();
+    assert_eq!(positions, (0..13).collect::<Vec<u64>>());
+    close(log, ledger).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_on_the_same_store_is_a_conflict_decided_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, a) = open(dir.path()).await;
+    for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
+        accepted(&a.submit(r).await);
+    }
+    // A second ledger on the same store: its state is folded now and goes stale.
+    let store: Arc<dyn Store> = Arc::new(log.clone());
+    let b = Ledger::open(store, LedgerConfig::default())
+        .await
+        .expect("opens");
+    accepted(&a.submit(redeem("T1")).await);
+
+    // b still believes T1 unscanned at revision 0: its write conflicts, it rebuilds
+    // from the log and refuses the second scan with the right reason.
+    let r = b.submit(redeem("T1")).await;
+    assert_eq!(reason(&r), Some("max_redemptions"));
+    // And a record that is still fine after the rebuild is written at the right revision.
+    let s = accepted(&b.submit(on("ticket.invalidated", "T1")).await).clone();
+    assert_eq!((s.stream.as_str(), s.revision), ("ticket-T1", 2));
+    let report = log.verify(&mut |_| {}).expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.first_mismatch);
+    b.shutdown().await;
+    close(log, a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_that_outlasts_the_retries_is_answered_as_such() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, a) = open(dir.path()).await;
+    for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
+        accepted(&a.submit(r).await);
+    }
+    let store: Arc<dyn Store> = Arc::new(log.clone());
+    let b = Ledger::open(
+        store,
+        LedgerConfig {
+            max_batch: 8192,
+            retries: 0,
+        },
+    )
+    .await
+    .expect("opens");
+    accepted(&a.submit(on("ticket.delivered", "T1")).await);
+    // No retry allowed: the stale decision's conflict is the answer...
+    let r = b.submit(on("ticket.downloaded", "T1")).await;
+    assert!(
+        matches!(&r, Err(counterfoil_ledger::SubmitError::Store(e)) if e.is_conflict()),
+        "{r:?}"
+    );
+    // ...and b has caught up with the log, so the same record now goes through.
+    let s = accepted(&b.submit(on("ticket.downloaded", "T1")).await).clone();
+    assert_eq!(s.revision, 2);
+    b.shutdown().await;
+    close(log, a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_rested_on_an_unwritten_record_is_decided_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, a) = open(dir.path()).await;
+    for r in [
+        perf("P1"),
+        def("D1", "P1", None),
+        buy("T1", "O1", "D1"),
+        redeem("T1"),
+    ] {
+        accepted(&a.submit(r).await);
+    }
+    let store: Arc<dyn Store> = Arc::new(log.clone());
+    let b = Ledger::open(store, LedgerConfig::default())
+        .await
+        .expect("opens");
+    // a takes the scan back; b still sees T1 scanned once (its maximum).
+    accepted(&a.submit(on("ticket.unredeemed", "T1")).await);
+    let answers = b
+        .submit_many(vec![on("ticket.delivered", "T1"), redeem("T1")])
+        .await;
+    // In b's first attempt the delivery conflicts and the scan is refused
+    // max_redemptions against the stale state; after the rebuild both go through.
+    let revisions: Vec<u64> = answers.iter().map(|r| accepted(r).revision).collect();
+    assert_eq!(revisions, [3, 4]);
+    b.shutdown().await;
+    close(log, a).await;
+}

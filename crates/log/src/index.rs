@@ -1,0 +1,432 @@
+//! The in-memory indexes over the log: where each record's frame is, which position
+//! holds a record id, and each stream's records, last revision and last hash.
+//!
+//! They are laid out for memory, not convenience, because they hold every record of
+//! the log (target: at most 64 bytes per record). Positions are dense, so most of the
+//! index is plain arrays indexed by position:
+//! - `frame_off[p]`: offset of the frame holding `p` in its segment (frames never
+//!   span segments and start below 4 GiB);
+//! - `fps[p]`: a 64-bit fingerprint of the record id; the id table holds positions
+//!   hashed by it, so a lookup is a fingerprint match confirmed against the stored
+//!   record; ids whose fingerprint was taken go to a small exact overflow map;
+//! - `prev[p]`: distance back to the previous record of the same stream, so a stream
+//!   is a chain through the log; long streams keep a mark every 64 revisions so that
+//!   reading any part of them walks at most 64 links.
+//!
+//! Streams are a table of fixed-size entries with their names in one string arena.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use uuid::Uuid;
+
+/// A long stream keeps the position of every `MARK_EVERY`-th revision.
+pub(crate) const MARK_EVERY: u64 = 64;
+/// `prev` value meaning "too far back for 32 bits; see `prev_far`".
+const FAR: u32 = u32::MAX;
+
+/// A segment file as the index knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegmentMeta {
+    /// Position of its first record; also its file name.
+    pub first: u64,
+    /// Bytes of it holding durable frames.
+    pub len: u64,
+}
+
+/// One stream. 56 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamEntry {
+    /// Offset of the name in the arena (high 48 bits) and its length (low 16 bits).
+    pub name: u64,
+    /// Position of its last record.
+    pub last: u64,
+    /// Number of records; the last revision is `count - 1`.
+    pub count: u64,
+    /// Hash of its last record.
+    pub hash: [u8; 32],
+}
+
+/// Where a frame is, and which positions it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameLoc {
+    pub segment: u64,
+    pub offset: u64,
+    pub end: u64,
+    pub first_pos: u64,
+    /// One past its last position.
+    pub next_pos: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Index {
+    pub(crate) segments: Vec<SegmentMeta>,
+    pub(crate) frame_off: Vec<u32>,
+    pub(crate) fps: Vec<u64>,
+    pub(crate) prev: Vec<u32>,
+    pub(crate) prev_far: HashMap<u64, u64>,
+    pub(crate) id_overflow: HashMap<Uuid, u64>,
+    pub(crate) streams: Vec<StreamEntry>,
+    pub(crate) names: String,
+    pub(crate) marks: HashMap<u32, Vec<u64>>,
+    ids: HashTable<u32>,
+    ids_wide: HashTable<u64>,
+    by_name: HashTable<u32>,
+    hasher: RandomState,
+}
+
+fn name_of<'a>(names: &'a str, e: &StreamEntry) -> &'a str {
+    let off = (e.name >> 16) as usize;
+    let len = (e.name & 0xffff) as usize;
+    names.get(off..off + len).unwrap_or("")
+}
+
+impl Index {
+    pub(crate) fn new() -> Self {
+        Self {
+            segments: Vec::new(),
+            frame_off: Vec::new(),
+            fps: Vec::new(),
+            prev: Vec::new(),
+            prev_far: HashMap::new(),
+            id_overflow: HashMap::new(),
+            streams: Vec::new(),
+            names: String::new(),
+            marks: HashMap::new(),
+            ids: HashTable::new(),
+            ids_wide: HashTable::new(),
+            by_name: HashTable::new(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// One past the last indexed position: every durable record is below it.
+    pub(crate) fn end(&self) -> u64 {
+        self.fps.len() as u64
+    }
+
+    pub(crate) fn stream_count(&self) -> u64 {
+        self.streams.len() as u64
+    }
+
+    pub(crate) fn stream(&self, idx: u32) -> &StreamEntry {
+        &self.streams[idx as usize]
+    }
+
+    pub(crate) fn stream_name(&self, idx: u32) -> &str {
+        name_of(&self.names, &self.streams[idx as usize])
+    }
+
+    pub(crate) fn find_stream(&self, name: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(name);
+        self.by_name
+            .find(h, |&i| {
+                name_of(&self.names, &self.streams[i as usize]) == name
+            })
+            .copied()
+    }
+
+    /// Adds an empty stream; the caller checked it is new.
+    pub(crate) fn add_stream(&mut self, name: &str) -> u32 {
+        let idx = self.streams.len() as u32;
+        let off = self.names.len() as u64;
+        self.names.push_str(name);
+        self.streams.push(StreamEntry {
+            name: (off << 16) | (name.len() as u64 & 0xffff),
+            last: 0,
+            count: 0,
+            hash: [0; 32],
+        });
+        let Index {
+            by_name,
+            streams,
+            names,
+            hasher,
+            ..
+        } = self;
+        let h = hasher.hash_one(name);
+        by_name.insert_unique(h, idx, |&i| {
+            hasher.hash_one(name_of(names, &streams[i as usize]))
+        });
+        idx
+    }
+
+    /// The position the id table holds for this fingerprint. The record there may
+    /// have another id with the same fingerprint: callers confirm it, then look in
+    /// [`Index::overflow`].
+    pub(crate) fn find_fp(&self, fp: u64) -> Option<u64> {
+        let fps = &self.fps;
+        if let Some(&p) = self.ids.find(fp, |&p| fps[p as usize] == fp) {
+            return Some(u64::from(p));
+        }
+        self.ids_wide.find(fp, |&p| fps[p as usize] == fp).copied()
+    }
+
+    /// Ids whose fingerprint was already taken by another id.
+    pub(crate) fn overflow(&self, id: &Uuid) -> Option<u64> {
+        self.id_overflow.get(id).copied()
+    }
+
+    /// Indexes the record at position [`Index::end`]. The segment holding it must
+    /// already be in `segments`. `taken` says whether another id already has this
+    /// fingerprint, when the caller knows (`None`: look it up).
+    pub(crate) fn push_record(
+        &mut self,
+        id: &Uuid,
+        fp: u64,
+        stream: u32,
+        frame_off: u32,
+        hash: [u8; 32],
+        taken: Option<bool>,
+    ) {
+        let pos = self.end();
+        let e = &mut self.streams[stream as usize];
+        let prev = if e.count == 0 {
+            0
+        } else {
+            let d = pos - e.last;
+            if d < u64::from(FAR) {
+                d as u32
+            } else {
+                self.prev_far.insert(pos, e.last);
+                FAR
+            }
+        };
+        let revision = e.count;
+        e.count += 1;
+        e.last = pos;
+        e.hash = hash;
+        if revision > 0 && revision.is_multiple_of(MARK_EVERY) {
+            self.marks.entry(stream).or_default().push(pos);
+        }
+        let taken = taken.unwrap_or_else(|| self.find_fp(fp).is_some());
+        if taken {
+            self.id_overflow.insert(*id, pos);
+        } else {
+            self.insert_id(pos, fp);
+        }
+        self.prev.push(prev);
+        self.fps.push(fp);
+        self.frame_off.push(frame_off);
+    }
+
+    fn insert_id(&mut self, pos: u64, fp: u64) {
+        let fps = &self.fps;
+        let hash_of = |p: u64| if p == pos { fp } else { fps[p as usize] };
+        match u32::try_from(pos) {
+            Ok(p) => {
+                self.ids.insert_unique(fp, p, |&q| hash_of(u64::from(q)));
+            }
+            Err(_) => {
+                self.ids_wide.insert_unique(fp, pos, |&q| hash_of(q));
+            }
+        }
+    }
+
+    /// Rebuilds the hash tables from the arrays (after loading a snapshot).
+    pub(crate) fn rebuild_tables(&mut self) {
+        let overflow: std::collections::HashSet<u64> = self.id_overflow.values().copied().collect();
+        let fps = &self.fps;
+        let narrow = fps.len().min(u32::MAX as usize);
+        self.ids = HashTable::with_capacity(narrow);
+        self.ids_wide = HashTable::new();
+        for (p, &fp) in fps.iter().enumerate() {
+            if !overflow.is_empty() && overflow.contains(&(p as u64)) {
+                continue;
+            }
+            match u32::try_from(p) {
+                Ok(q) => {
+                    self.ids.insert_unique(fp, q, |&q| fps[q as usize]);
+                }
+                Err(_) => {
+                    self.ids_wide
+                        .insert_unique(fp, p as u64, |&q| fps[q as usize]);
+                }
+            }
+        }
+        let Index {
+            by_name,
+            streams,
+            names,
+            hasher,
+            ..
+        } = self;
+        *by_name = HashTable::with_capacity(streams.len());
+        for (i, e) in streams.iter().enumerate() {
+            let h = hasher.hash_one(name_of(names, e));
+            by_name.insert_unique(h, i as u32, |&j| {
+                hasher.hash_one(name_of(names, &streams[j as usize]))
+            });
+        }
+    }
+
+    /// The previous position of the stream holding `pos`.
+    pub(crate) fn prev_of(&self, pos: u64) -> Option<u64> {
+        match *self.prev.get(pos as usize)? {
+            0 => None,
+            FAR => self.prev_far.get(&pos).copied(),
+            d => Some(pos - u64::from(d)),
+        }
+    }
+
+    /// Positions of revisions `from..from + max` of a stream, in revision order.
+    pub(crate) fn stream_positions(&self, stream: u32, from: u64, max: usize) -> Vec<u64> {
+        let e = self.stream(stream);
+        if from >= e.count || max == 0 {
+            return Vec::new();
+        }
+        let last_rev = e.count.min(from.saturating_add(max as u64)) - 1;
+        let (mut pos, mut rev) = self.walk_start(stream, last_rev);
+        while rev > last_rev {
+            match self.prev_of(pos) {
+                Some(p) => pos = p,
+                None => return Vec::new(),
+            }
+            rev -= 1;
+        }
+        let mut out = Vec::with_capacity((last_rev - from + 1) as usize);
+        out.push(pos);
+        while rev > from {
+            match self.prev_of(pos) {
+                Some(p) => pos = p,
+                None => break,
+            }
+            rev -= 1;
+            out.push(pos);
+        }
+        out.reverse();
+        out
+    }
+
+    /// A known (position, revision) of the stream at or after `revision`, at most
+    /// `MARK_EVERY` links away from it.
+    fn walk_start(&self, stream: u32, revision: u64) -> (u64, u64) {
+        let e = self.stream(stream);
+        let k = revision.div_ceil(MARK_EVERY).max(1);
+        if let Some(&p) = self
+            .marks
+            .get(&stream)
+            .and_then(|m| m.get((k - 1) as usize))
+        {
+            return (p, k * MARK_EVERY);
+        }
+        (e.last, e.count - 1)
+    }
+
+    /// The frame holding `pos`.
+    pub(crate) fn locate(&self, pos: u64) -> Option<FrameLoc> {
+        if pos >= self.end() {
+            return None;
+        }
+        let i = self
+            .segments
+            .partition_point(|s| s.first <= pos)
+            .checked_sub(1)?;
+        let seg = self.segments[i];
+        let seg_end = self
+            .segments
+            .get(i + 1)
+            .map_or(self.end(), |s| s.first.min(self.end()));
+        let offs = &self.frame_off[seg.first as usize..seg_end as usize];
+        let off = self.frame_off[pos as usize];
+        let first = seg.first + offs.partition_point(|&x| x < off) as u64;
+        let next = seg.first + offs.partition_point(|&x| x <= off) as u64;
+        let end = if next < seg_end {
+            u64::from(self.frame_off[next as usize])
+        } else {
+            seg.len
+        };
+        Some(FrameLoc {
+            segment: seg.first,
+            offset: u64::from(off),
+            end,
+            first_pos: first,
+            next_pos: next,
+        })
+    }
+
+    /// Rough bytes of memory the index holds.
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        let map_entry = |k: usize, v: usize| (k + v + 1) as u64;
+        let mut b = 0u64;
+        b += (self.segments.capacity() * std::mem::size_of::<SegmentMeta>()) as u64;
+        b += (self.frame_off.capacity() * 4) as u64;
+        b += (self.fps.capacity() * 8) as u64;
+        b += (self.prev.capacity() * 4) as u64;
+        b += self.prev_far.capacity() as u64 * map_entry(8, 8);
+        b += self.id_overflow.capacity() as u64 * map_entry(16, 8);
+        b += (self.streams.capacity() * std::mem::size_of::<StreamEntry>()) as u64;
+        b += self.names.capacity() as u64;
+        b += self.marks.capacity() as u64 * map_entry(4, 24);
+        b += self
+            .marks
+            .values()
+            .map(|m| m.capacity() as u64 * 8)
+            .sum::<u64>();
+        b += self.ids.allocation_size() as u64;
+        b += self.ids_wide.allocation_size() as u64;
+        b += self.by_name.allocation_size() as u64;
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_with(streams: &[&str], records: &[usize]) -> Index {
+        let mut idx = Index::new();
+        idx.segments.push(SegmentMeta { first: 0, len: 0 });
+        let ids: Vec<u32> = streams.iter().map(|s| idx.add_stream(s)).collect();
+        for (i, &s) in records.iter().enumerate() {
+            let id = Uuid::from_u128(i as u128 + 1);
+            idx.push_record(
+                &id,
+                crate::format::id_fingerprint(&id),
+                ids[s],
+                16 + i as u32 * 10,
+                [i as u8; 32],
+                None,
+            );
+        }
+        idx.segments[0].len = 16 + records.len() as u64 * 10;
+        idx
+    }
+
+    #[test]
+    fn stream_chains_answer_any_range() {
+        // Stream 0 gets 300 records interleaved with stream 1.
+        let records: Vec<usize> = (0..600).map(|i| i % 2).collect();
+        let idx = index_with(&["a", "b"], &records);
+        let a = idx.find_stream("a").unwrap();
+        assert_eq!(idx.stream(a).count, 300);
+        for (from, max) in [
+            (0, 1),
+            (0, 300),
+            (63, 2),
+            (64, 1),
+            (65, 70),
+            (299, 5),
+            (300, 1),
+            (128, 64),
+        ] {
+            let got = idx.stream_positions(a, from, max);
+            let want: Vec<u64> = (from..300.min(from + max as u64)).map(|r| r * 2).collect();
+            assert_eq!(got, want, "from {from} max {max}");
+        }
+    }
+
+    #[test]
+    fn ids_and_frames_are_found() {
+        let idx = index_with(&["a"], &[0, 0, 0]);
+        let id = Uuid::from_u128(2);
+        assert_eq!(idx.find_fp(crate::format::id_fingerprint(&id)), Some(1));
+        let loc = idx.locate(2).unwrap();
+        assert_eq!(
+            (loc.offset, loc.end, loc.first_pos, loc.next_pos),
+            (36, 46, 2, 3)
+        );
+        assert!(idx.locate(3).is_none());
+    }
+}

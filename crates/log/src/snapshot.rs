@@ -1,0 +1,309 @@
+//! `index.snap`: the indexes written to disk so that opening a large log does not
+//! rescan it. A compact little-endian image of the index arrays with a crc32c trailer
+//! (layout in `docs/format.md`). The hash tables are not stored; loading rebuilds
+//! them from the arrays. The encoding is deterministic: the same index always gives
+//! the same bytes.
+
+use std::path::Path;
+
+use counterfoil_core::StoreError;
+use uuid::Uuid;
+
+use crate::index::{Index, MARK_EVERY, SegmentMeta, StreamEntry};
+use crate::vfs::{OpenMode, Vfs};
+
+const MAGIC: &[u8; 8] = b"CFIDX001";
+const VERSION: u32 = 1;
+
+pub(crate) const SNAPSHOT_FILE: &str = "index.snap";
+pub(crate) const SNAPSHOT_TEMP: &str = "index.snap.tmp";
+
+/// Encodes the whole index. The last segment's `len` is where a rescan resumes.
+pub(crate) fn encode(idx: &Index) -> Vec<u8> {
+    let n = idx.fps.len();
+    let mut b = Vec::with_capacity(64 + n * 16 + idx.streams.len() * 56 + idx.names.len());
+    b.extend_from_slice(MAGIC);
+    put32(&mut b, VERSION);
+    put32(&mut b, 0);
+    put64(&mut b, n as u64);
+    put64(&mut b, idx.segments.len() as u64);
+    for s in &idx.segments {
+        put64(&mut b, s.first);
+        put64(&mut b, s.len);
+    }
+    for &o in &idx.frame_off {
+        put32(&mut b, o);
+    }
+    for &f in &idx.fps {
+        put64(&mut b, f);
+    }
+    for &p in &idx.prev {
+        put32(&mut b, p);
+    }
+    let mut far: Vec<(u64, u64)> = idx.prev_far.iter().map(|(&k, &v)| (k, v)).collect();
+    far.sort_unstable();
+    put64(&mut b, far.len() as u64);
+    for (k, v) in far {
+        put64(&mut b, k);
+        put64(&mut b, v);
+    }
+    let mut over: Vec<(u64, Uuid)> = idx.id_overflow.iter().map(|(k, &v)| (v, *k)).collect();
+    over.sort_unstable();
+    put64(&mut b, over.len() as u64);
+    for (pos, id) in over {
+        b.extend_from_slice(id.as_bytes());
+        put64(&mut b, pos);
+    }
+    put64(&mut b, idx.streams.len() as u64);
+    put64(&mut b, idx.names.len() as u64);
+    b.extend_from_slice(idx.names.as_bytes());
+    for e in &idx.streams {
+        put64(&mut b, e.name);
+        put64(&mut b, e.last);
+        put64(&mut b, e.count);
+        b.extend_from_slice(&e.hash);
+    }
+    let mut marks: Vec<(&u32, &Vec<u64>)> = idx.marks.iter().collect();
+    marks.sort_unstable_by_key(|(k, _)| **k);
+    put64(&mut b, marks.len() as u64);
+    for (s, m) in marks {
+        put32(&mut b, *s);
+        put32(&mut b, m.len() as u32);
+        for &p in m {
+            put64(&mut b, p);
+        }
+    }
+    let crc = crc32c::crc32c(&b);
+    put32(&mut b, crc);
+    b
+}
+
+fn put32(b: &mut Vec<u8>, v: u32) {
+    b.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put64(b: &mut Vec<u8>, v: u64) {
+    b.extend_from_slice(&v.to_le_bytes());
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.b.len() < n {
+            return Err("truncated".into());
+        }
+        let (a, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(a)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(crate::format::le_u32(self.take(4)?))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn count(&mut self, item_bytes: usize) -> Result<usize, String> {
+        let n = self.u64()?;
+        let n = usize::try_from(n).map_err(|_| "count too large".to_string())?;
+        if n.saturating_mul(item_bytes) > self.b.len() {
+            return Err(format!("count {n} exceeds the file"));
+        }
+        Ok(n)
+    }
+    fn array_u32(&mut self, n: usize) -> Result<Vec<u32>, String> {
+        Ok(self
+            .take(n.checked_mul(4).ok_or("overflow")?)?
+            .chunks_exact(4)
+            .map(crate::format::le_u32)
+            .collect())
+    }
+    fn array_u64(&mut self, n: usize) -> Result<Vec<u64>, String> {
+        Ok(self
+            .take(n.checked_mul(8).ok_or("overflow")?)?
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                u64::from_le_bytes(a)
+            })
+            .collect())
+    }
+}
+
+/// Decodes and sanity-checks a snapshot. The error says why it cannot be used.
+pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
+    if bytes.len() < 20 {
+        return Err("too short".into());
+    }
+    let (body, trailer) = bytes.split_at(bytes.len() - 4);
+    if crc32c::crc32c(body) != crate::format::le_u32(trailer) {
+        return Err("checksum mismatch".into());
+    }
+    let mut c = Cursor { b: body };
+    if c.take(8)? != MAGIC {
+        return Err("bad magic".into());
+    }
+    let version = c.u32()?;
+    if version != VERSION {
+        return Err(format!("version {version}, this build reads {VERSION}"));
+    }
+    c.u32()?;
+    let n = c.count(16)?;
+    let mut idx = Index::new();
+    let k = c.count(16)?;
+    for _ in 0..k {
+        let first = c.u64()?;
+        let len = c.u64()?;
+        idx.segments.push(SegmentMeta { first, len });
+    }
+    if idx.segments.windows(2).any(|w| w[0].first > w[1].first)
+        || idx.segments.iter().any(|s| s.first > n as u64)
+    {
+        return Err("segments out of order".into());
+    }
+    if n > 0 && idx.segments.first().map(|s| s.first) != Some(0) {
+        return Err("records without a segment".into());
+    }
+    idx.frame_off = c.array_u32(n)?;
+    idx.fps = c.array_u64(n)?;
+    idx.prev = c.array_u32(n)?;
+    let m = c.count(16)?;
+    for _ in 0..m {
+        let pos = c.u64()?;
+        let prev = c.u64()?;
+        if pos >= n as u64 || prev >= pos {
+            return Err("bad far link".into());
+        }
+        idx.prev_far.insert(pos, prev);
+    }
+    let o = c.count(24)?;
+    for _ in 0..o {
+        let id = Uuid::from_slice(c.take(16)?).map_err(|e| e.to_string())?;
+        let pos = c.u64()?;
+        if pos >= n as u64 {
+            return Err("bad overflow id".into());
+        }
+        idx.id_overflow.insert(id, pos);
+    }
+    let s = c.count(56)?;
+    let names_len = c.count(1)?;
+    idx.names = String::from_utf8(c.take(names_len)?.to_vec()).map_err(|e| e.to_string())?;
+    idx.streams.reserve_exact(s);
+    for _ in 0..s {
+        let name = c.u64()?;
+        let last = c.u64()?;
+        let count = c.u64()?;
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(c.take(32)?);
+        let (off, len) = ((name >> 16) as usize, (name & 0xffff) as usize);
+        if idx.names.get(off..off + len).is_none() {
+            return Err("bad stream name".into());
+        }
+        if count == 0 || last >= n as u64 {
+            return Err("bad stream entry".into());
+        }
+        idx.streams.push(StreamEntry {
+            name,
+            last,
+            count,
+            hash,
+        });
+    }
+    let g = c.count(8)?;
+    for _ in 0..g {
+        let stream = c.u32()?;
+        let len = c.u32()? as usize;
+        let marks = c.array_u64(len)?;
+        let e = idx
+            .streams
+            .get(stream as usize)
+            .ok_or("marks of an unknown stream")?;
+        if (e.count - 1) / MARK_EVERY != len as u64 || marks.iter().any(|&p| p >= n as u64) {
+            return Err("bad marks".into());
+        }
+        idx.marks.insert(stream, marks);
+    }
+    if !c.b.is_empty() {
+        return Err("trailing bytes".into());
+    }
+    idx.rebuild_tables();
+    Ok(idx)
+}
+
+/// Replaces `index.snap` atomically: temp file, fsync, rename, fsync of the folder.
+pub(crate) fn write(vfs: &dyn Vfs, dir: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(SNAPSHOT_TEMP);
+    let dst = dir.join(SNAPSHOT_FILE);
+    let io = |op: &'static str, path: &Path| {
+        let path = path.display().to_string();
+        move |source| StoreError::Io { op, path, source }
+    };
+    let f = vfs
+        .open(&tmp, OpenMode::Truncate)
+        .map_err(io("create", &tmp))?;
+    f.write_all_at(bytes, 0).map_err(io("write", &tmp))?;
+    f.sync_data().map_err(io("fdatasync", &tmp))?;
+    drop(f);
+    vfs.rename(&tmp, &dst).map_err(io("rename", &tmp))?;
+    vfs.sync_dir(dir).map_err(io("fsync", dir))?;
+    Ok(())
+}
+
+/// Reads `index.snap`, `None` when absent.
+pub(crate) fn read(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let path = dir.join(SNAPSHOT_FILE);
+    let io = |op: &'static str| {
+        let path = path.display().to_string();
+        move |source| StoreError::Io { op, path, source }
+    };
+    if !vfs.exists(&path).map_err(io("stat"))? {
+        return Ok(None);
+    }
+    let f = vfs.open(&path, OpenMode::Read).map_err(io("open"))?;
+    let len = f.size().map_err(io("stat"))?;
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(1 << 40)];
+    f.read_exact_at(&mut buf, 0).map_err(io("read"))?;
+    Ok(Some(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_round_trips_and_rejects_damage() {
+        let mut idx = Index::new();
+        idx.segments.push(SegmentMeta { first: 0, len: 0 });
+        let a = idx.add_stream("a");
+        let b = idx.add_stream("b");
+        for i in 0..200u32 {
+            let id = Uuid::from_u128(u128::from(i) + 1);
+            let s = if i % 3 == 0 { b } else { a };
+            idx.push_record(
+                &id,
+                crate::format::id_fingerprint(&id),
+                s,
+                16 + i,
+                [i as u8; 32],
+                None,
+            );
+        }
+        idx.segments[0].len = 216;
+        let bytes = encode(&idx);
+        let back = decode(&bytes).unwrap();
+        assert_eq!(encode(&back), bytes);
+        assert_eq!(back.find_stream("b"), Some(b));
+        assert_eq!(
+            back.stream_positions(a, 100, 3),
+            idx.stream_positions(a, 100, 3)
+        );
+        let mut bad = bytes.clone();
+        bad[40] ^= 1;
+        assert_eq!(decode(&bad).unwrap_err(), "checksum mismatch");
+    }
+}

@@ -1,0 +1,240 @@
+//! [`Store`] for [`Log`]: appends go to the writer thread and wait for its answer;
+//! reads consult the index (which holds only durable records) and read frames
+//! directly; subscriptions follow the durable watermark.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use counterfoil_core::{
+    AppendOutcome, AppendUnit, Position, Store, StoreError, StoredRecord, Subscription, UnitOutcome,
+};
+use tokio::sync::{oneshot, watch};
+use uuid::Uuid;
+
+use crate::format::id_fingerprint;
+use crate::read::{plan_positions, plan_range, read_positions};
+use crate::writer::Request;
+use crate::{Log, Shared};
+
+/// Records a subscription reads at a time while catching up.
+const CATCH_UP_CHUNK: usize = 1024;
+
+impl Shared {
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            Err(StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, crate::index::Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Durable records `from..from + max`.
+    pub(crate) fn read_range(
+        &self,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.check_open()?;
+        let to = from.saturating_add(max as u64);
+        let plan = plan_range(&self.index(), from, to);
+        let mut out = Vec::new();
+        self.files
+            .read_frames(&plan, |p| p >= from && p < to, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl Log {
+    async fn submit(
+        &self,
+        units: Vec<AppendUnit>,
+        batch: bool,
+    ) -> Result<Vec<UnitOutcome>, StoreError> {
+        self.check_open()?;
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Append {
+            units,
+            batch,
+            reply,
+        })?;
+        let reply = rx.await.map_err(|_| StoreError::Closed)?;
+        drop(reply.spent);
+        reply.result
+    }
+
+    async fn read_range_blocking(
+        &self,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let shared = self.inner.shared.clone();
+        tokio::task::spawn_blocking(move || shared.read_range(from, max))
+            .await
+            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for Log {
+    async fn append_multi(&self, unit: AppendUnit) -> Result<AppendOutcome, StoreError> {
+        match self.submit(vec![unit], false).await?.pop() {
+            Some(UnitOutcome::Appended(o)) => Ok(o),
+            Some(UnitOutcome::Failed(e)) => Err(e),
+            Some(UnitOutcome::NotAttempted) | None => Err(StoreError::Closed),
+        }
+    }
+
+    async fn append_batch(&self, units: Vec<AppendUnit>) -> Result<Vec<UnitOutcome>, StoreError> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.submit(units, true).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        max: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let shared = &self.inner.shared;
+        shared.check_open()?;
+        let (plan, positions) = {
+            let idx = shared.index();
+            let Some(s) = idx.find_stream(stream) else {
+                return Ok(Vec::new());
+            };
+            let positions = idx.stream_positions(s, from_revision, max);
+            (plan_positions(&idx, &positions), positions)
+        };
+        let mut out = Vec::with_capacity(positions.len());
+        shared
+            .files
+            .read_frames(&plan, |p| positions.binary_search(&p).is_ok(), &mut out)?;
+        for (i, r) in out.iter().enumerate() {
+            if r.stream != stream || r.revision != from_revision + i as u64 {
+                return Err(StoreError::Corrupt {
+                    segment: String::from("(index)"),
+                    offset: 0,
+                    position: Some(r.position),
+                    reason: format!(
+                        "the stream index says {stream} revision {}, the record is {} revision {}",
+                        from_revision + i as u64,
+                        r.stream,
+                        r.revision
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn stream_revision(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        let shared = &self.inner.shared;
+        shared.check_open()?;
+        let idx = shared.index();
+        Ok(idx
+            .find_stream(stream)
+            .and_then(|s| idx.stream(s).count.checked_sub(1)))
+    }
+
+    async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError> {
+        self.read_range_blocking(from, max).await
+    }
+
+    async fn find_by_id(&self, id: Uuid) -> Result<Option<StoredRecord>, StoreError> {
+        let shared = &self.inner.shared;
+        shared.check_open()?;
+        let idx = shared.index();
+        let Some(p) = idx.find_fp(id_fingerprint(&id)) else {
+            return Ok(None);
+        };
+        for p in [Some(p), idx.overflow(&id)].into_iter().flatten() {
+            if let Some(rec) = read_positions(&shared.files, &idx, &[p])?.pop()
+                && rec.id == id
+            {
+                return Ok(Some(rec));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn end_position(&self) -> Result<Position, StoreError> {
+        let shared = &self.inner.shared;
+        shared.check_open()?;
+        Ok(shared.index().end())
+    }
+
+    async fn subscribe(&self, from: Position) -> Result<Subscription, StoreError> {
+        self.check_open()?;
+        let state = Follow {
+            shared: self.inner.shared.clone(),
+            watermark: self.inner.watermark.clone(),
+            next: from,
+            buf: VecDeque::new(),
+            done: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(state, Follow::next)))
+    }
+}
+
+/// A subscription's state: the next position to hand out and the records read ahead.
+struct Follow {
+    shared: Arc<Shared>,
+    watermark: watch::Receiver<u64>,
+    next: u64,
+    buf: VecDeque<StoredRecord>,
+    done: bool,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(Result<StoredRecord, StoreError>, Self)> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(r) = self.buf.pop_front() {
+                self.next = r.position + 1;
+                return Some((Ok(r), self));
+            }
+            let end = *self.watermark.borrow_and_update();
+            if self.next < end {
+                let shared = self.shared.clone();
+                let from = self.next;
+                let read =
+                    tokio::task::spawn_blocking(move || shared.read_range(from, CATCH_UP_CHUNK))
+                        .await
+                        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))
+                        .and_then(|r| r);
+                match read {
+                    Ok(records) if !records.is_empty() => self.buf.extend(records),
+                    Ok(_) => {
+                        return self.fail(StoreError::Corrupt {
+                            segment: String::from("(index)"),
+                            offset: 0,
+                            position: Some(from),
+                            reason: "the index has no record at a durable position".into(),
+                        });
+                    }
+                    Err(e) => return self.fail(e),
+                }
+                continue;
+            }
+            if self.shared.closed.load(Ordering::SeqCst) || self.watermark.changed().await.is_err()
+            {
+                return self.fail(StoreError::Closed);
+            }
+        }
+    }
+
+    fn fail(mut self, e: StoreError) -> Option<(Result<StoredRecord, StoreError>, Self)> {
+        self.done = true;
+        Some((Err(e), self))
+    }
+}

@@ -1,0 +1,786 @@
+//! The writer: one OS thread owns the active segment and is the only one that
+//! changes the log and its indexes.
+//!
+//! Group commit: it takes every request waiting on its channel, checks each append
+//! unit in order against the index plus what this group already accepted, seals the
+//! accepted records (positions, revisions, hash chain) into frames in one buffer, then
+//! does ONE write and ONE `fdatasync` for the whole group. Only then does it publish
+//! the records to the index, advance the durable watermark and answer, so nothing is
+//! acknowledged or visible before it is durable. A failed write or sync poisons the
+//! store: it refuses every later append until reopened and never retries the sync.
+
+use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+use counterfoil_core::{
+    AppendOutcome, AppendUnit, Hash, NewRecord, RecordOutcome, StoreError, StoredRecord, StreamWrite, Timestamp,
+    UnitOutcome,
+};
+use hashbrown::HashTable;
+use tokio::sync::{oneshot, watch};
+use uuid::Uuid;
+
+use crate::format::{
+    FrameWriter, HEADER_LEN, MAX_STREAM_NAME, id_fingerprint, segment_file_name, segment_header,
+};
+use crate::index::Index;
+use crate::read::{read_positions, segment_label};
+use crate::vfs::{LockGuard, OpenMode, VfsFile};
+use crate::{Durability, Shared, snapshot};
+
+/// The writer stops gathering requests into a group past this many records.
+const MAX_GROUP_RECORDS: usize = 1 << 16;
+
+pub(crate) type AppendReply = oneshot::Sender<Reply>;
+
+/// The answer to an append request.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub result: Result<Vec<UnitOutcome>, StoreError>,
+    /// What is left of the caller's records once written, handed back so that the
+    /// caller's thread, which allocated them, frees them instead of the writer.
+    pub spent: Spent,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Spent {
+    records: Vec<StoredRecord>,
+    writes: Vec<StreamWrite>,
+    units: Vec<AppendUnit>,
+}
+
+fn answer(reply: AppendReply, result: Result<Vec<UnitOutcome>, StoreError>, spent: Spent) {
+    let _ = reply.send(Reply { result, spent });
+}
+
+pub(crate) enum Request {
+    Append {
+        units: Vec<AppendUnit>,
+        /// `append_batch`: after the first failed unit, the rest are not attempted.
+        batch: bool,
+        reply: AppendReply,
+    },
+    Close {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The segment appends go to.
+#[derive(Debug)]
+pub(crate) struct Active {
+    pub first: u64,
+    pub file: Arc<dyn VfsFile>,
+    pub len: u64,
+}
+
+pub(crate) struct Writer {
+    pub shared: Arc<Shared>,
+    pub rx: mpsc::Receiver<Request>,
+    pub active: Active,
+    pub next_pos: u64,
+    pub watermark: Option<watch::Sender<u64>>,
+    pub lock: Option<LockGuard>,
+    pub poisoned: Option<String>,
+    pub since_snapshot: u64,
+    pub unsynced: bool,
+    pub snapshot_thread: Option<std::thread::JoinHandle<()>>,
+    pub buf: Vec<u8>,
+    pub scratch: Vec<u8>,
+    pub spent: Spent,
+    pub group: Group,
+}
+
+/// A failed write or sync, kept so each waiting caller gets its own copy.
+#[derive(Debug, Clone)]
+struct IoFailure {
+    op: &'static str,
+    path: String,
+    kind: std::io::ErrorKind,
+    message: String,
+}
+
+impl IoFailure {
+    fn new(op: &'static str, path: String, e: &std::io::Error) -> Self {
+        Self {
+            op,
+            path,
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+    fn error(&self) -> StoreError {
+        StoreError::Io {
+            op: self.op,
+            path: self.path.clone(),
+            source: std::io::Error::new(self.kind, self.message.clone()),
+        }
+    }
+    fn cause(&self) -> String {
+        format!("{} {}: {}", self.op, self.path, self.message)
+    }
+}
+
+/// A record accepted in the current group.
+struct GroupRecord {
+    id: Uuid,
+    fp: u64,
+    /// Another id already has this fingerprint: the id goes to the overflow map.
+    fp_taken: bool,
+    slot: u32,
+    hash: [u8; 32],
+    canonical: (usize, usize),
+}
+
+/// A stream as the current group sees it: the index's state plus what the group added.
+#[derive(Clone)]
+struct GroupStream {
+    /// Its name in the group's `names`.
+    name: (usize, usize),
+    idx: Option<u32>,
+    count: u64,
+    last: u64,
+    hash: Hash,
+}
+
+struct GroupFrame {
+    start: usize,
+    end: usize,
+    first_pos: u64,
+    count: u64,
+}
+
+/// What the current group has accepted. Kept by the writer and cleared between groups,
+/// so a group allocates nothing once the writer has warmed up.
+#[derive(Default)]
+pub(crate) struct Group {
+    first_pos: u64,
+    records: Vec<GroupRecord>,
+    frames: Vec<GroupFrame>,
+    streams: Vec<GroupStream>,
+    /// The names of `streams`, one after the other.
+    names: String,
+    slots: HashTable<u32>,
+    hasher: RandomState,
+    /// Records of this group by id fingerprint (index into `records`).
+    ids: HashTable<u32>,
+}
+
+impl Group {
+    fn reset(&mut self, first_pos: u64, records: usize) {
+        self.first_pos = first_pos;
+        self.records.clear();
+        self.frames.clear();
+        self.streams.clear();
+        self.names.clear();
+        self.slots.clear();
+        self.ids.clear();
+        self.records.reserve(records);
+        self.ids.reserve(records, |_| 0);
+    }
+
+    fn name(&self, slot: usize) -> &str {
+        let (a, b) = self.streams[slot].name;
+        self.names.get(a..b).unwrap_or("")
+    }
+
+    fn find_id(&self, fp: u64, id: &Uuid) -> Option<u32> {
+        self.ids
+            .find(fp, |&i| self.records[i as usize].id == *id)
+            .copied()
+    }
+
+    fn has_fp(&self, fp: u64) -> bool {
+        self.ids
+            .find(fp, |&i| self.records[i as usize].fp == fp)
+            .is_some()
+    }
+
+    fn remove_id(&mut self, fp: u64, index: u32) {
+        if let Ok(e) = self.ids.find_entry(fp, |&i| i == index) {
+            e.remove();
+        }
+    }
+
+    fn next_pos(&self) -> u64 {
+        self.first_pos + self.records.len() as u64
+    }
+
+    fn slot(&mut self, idx: &Index, name: &str) -> u32 {
+        let h = self.hasher.hash_one(name);
+        if let Some(&s) = self.slots.find(h, |&s| self.name(s as usize) == name) {
+            return s;
+        }
+        let s = self.streams.len() as u32;
+        let start = self.names.len();
+        self.names.push_str(name);
+        let range = (start, self.names.len());
+        let st = match idx.find_stream(name) {
+            Some(i) => {
+                let e = idx.stream(i);
+                GroupStream {
+                    name: range,
+                    idx: Some(i),
+                    count: e.count,
+                    last: e.last,
+                    hash: Hash(e.hash),
+                }
+            }
+            None => GroupStream {
+                name: range,
+                idx: None,
+                count: 0,
+                last: 0,
+                hash: Hash::GENESIS,
+            },
+        };
+        self.streams.push(st);
+        let Group {
+            slots,
+            streams,
+            names,
+            hasher,
+            ..
+        } = self;
+        slots.insert_unique(h, s, |&t| {
+            let (a, b) = streams[t as usize].name;
+            hasher.hash_one(names.get(a..b).unwrap_or(""))
+        });
+        s
+    }
+}
+
+impl Writer {
+    /// The thread's body: serve groups until closed or every handle is dropped.
+    pub(crate) fn run(mut self) {
+        loop {
+            let Ok(first) = self.rx.recv() else {
+                if let Err(e) = self.finish() {
+                    tracing::error!("closing the log: {e}");
+                }
+                return;
+            };
+            let mut appends = Vec::new();
+            let mut close = None;
+            let mut records = 0usize;
+            let mut next = Some(first);
+            while let Some(req) = next.take() {
+                match req {
+                    Request::Append {
+                        units,
+                        batch,
+                        reply,
+                    } => {
+                        records += units
+                            .iter()
+                            .flat_map(|u| u.iter())
+                            .map(|w| w.records.len())
+                            .sum::<usize>();
+                        appends.push((units, batch, reply));
+                    }
+                    Request::Close { reply } => {
+                        close = Some(reply);
+                        break;
+                    }
+                }
+                if records < MAX_GROUP_RECORDS {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.group(appends);
+            }
+            if let Some(reply) = close {
+                let result = self.finish();
+                let _ = reply.send(result);
+                return;
+            }
+        }
+    }
+
+    /// Syncs, writes the index snapshot and releases the folder lock.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        self.watermark = None;
+        if let Some(t) = self.snapshot_thread.take() {
+            let _ = t.join();
+        }
+        let result = if self.poisoned.is_some() {
+            Ok(())
+        } else {
+            self.sync_if_needed()
+                .and_then(|()| write_snapshot(&self.shared))
+        };
+        self.lock = None;
+        result
+    }
+
+    fn sync_if_needed(&mut self) -> Result<(), StoreError> {
+        if self.unsynced {
+            if let Err(e) = self.active.file.sync_data() {
+                let f = IoFailure::new("fdatasync", segment_label(self.active.first), &e);
+                self.poisoned = Some(f.cause());
+                return Err(f.error());
+            }
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    fn group(&mut self, appends: Vec<(Vec<AppendUnit>, bool, AppendReply)>) {
+        if let Some(cause) = &self.poisoned {
+            for (_, _, reply) in appends {
+                let e = StoreError::Poisoned {
+                    cause: cause.clone(),
+                };
+                answer(reply, Err(e), Spent::default());
+            }
+            return;
+        }
+        let recorded_at = chrono::Utc::now();
+        let shared = self.shared.clone();
+        let pending = appends
+            .iter()
+            .flat_map(|(units, _, _)| units.iter().flat_map(|u| u.iter()))
+            .map(|w| w.records.len())
+            .sum();
+        let mut g = std::mem::take(&mut self.group);
+        g.reset(self.next_pos, pending);
+        self.buf.clear();
+        let mut answers = Vec::with_capacity(appends.len());
+        {
+            let idx = shared.index.read().unwrap_or_else(|e| e.into_inner());
+            for (units, batch, reply) in appends {
+                let n: usize = units.iter().flat_map(|u| u.iter()).map(|w| w.records.len()).sum();
+                self.spent.records.reserve(n);
+                let mut out = Vec::with_capacity(units.len());
+                let mut failed = false;
+                for unit in units {
+                    if failed {
+                        out.push(UnitOutcome::NotAttempted);
+                        continue;
+                    }
+                    match self.unit(&mut g, &idx, unit, recorded_at) {
+                        Ok(o) => out.push(UnitOutcome::Appended(o)),
+                        Err(e) => {
+                            failed = batch;
+                            out.push(UnitOutcome::Failed(e));
+                        }
+                    }
+                }
+                answers.push((out, reply, std::mem::take(&mut self.spent)));
+            }
+        }
+        if g.records.is_empty() {
+            for (out, reply, spent) in answers {
+                answer(reply, Ok(out), spent);
+            }
+            return;
+        }
+        match self.write(&g) {
+            Ok((placements, new_segments)) => {
+                self.publish(&g, &placements, &new_segments);
+                for (out, reply, spent) in answers {
+                    answer(reply, Ok(out), spent);
+                }
+                self.maybe_checkpoint(g.records.len() as u64);
+            }
+            Err(f) => {
+                tracing::error!("{}; the log refuses writes until reopened", f.cause());
+                self.poisoned = Some(f.cause());
+                for (_, reply, spent) in answers {
+                    answer(reply, Err(f.error()), spent);
+                }
+            }
+        }
+    }
+
+    /// Checks and seals one unit into the group, or refuses it leaving the group as it
+    /// was.
+    fn unit(
+        &mut self,
+        g: &mut Group,
+        idx: &Index,
+        unit: AppendUnit,
+        recorded_at: Timestamp,
+    ) -> Result<AppendOutcome, StoreError> {
+        let total: usize = unit.iter().map(|w| w.records.len()).sum();
+        if total == 0 {
+            return Err(StoreError::InvalidAppend(
+                "an append needs at least one record".into(),
+            ));
+        }
+        for w in &unit {
+            check_stream_name(&w.stream)?;
+        }
+        if total > 1 {
+            let mut seen = std::collections::HashSet::with_capacity(total);
+            for r in unit.iter().flat_map(|w| w.records.iter()) {
+                if !seen.insert(r.id) {
+                    return Err(StoreError::InvalidAppend(format!(
+                        "record id {} appears twice in one append",
+                        r.id
+                    )));
+                }
+            }
+        }
+        // Idempotency first: a retried append answers what it got the first time, even
+        // if the streams have moved on since.
+        let mut duplicates = Vec::new();
+        let mut taken = Vec::with_capacity(total);
+        for w in &unit {
+            for r in &w.records {
+                let (stored, fp_taken) = self.existing(g, idx, &r.id)?;
+                taken.push(fp_taken);
+                if let Some(stored) = stored {
+                    if stored.stream != w.stream || !r.same_content(&stored) {
+                        return Err(StoreError::IdConflict {
+                            id: r.id,
+                            position: stored.position,
+                        });
+                    }
+                    duplicates.push(RecordOutcome {
+                        id: stored.id,
+                        stream: stored.stream,
+                        revision: stored.revision,
+                        position: stored.position,
+                        hash: stored.hash,
+                        duplicate: true,
+                    });
+                }
+            }
+        }
+        if duplicates.len() == total {
+            return Ok(AppendOutcome {
+                records: duplicates,
+            });
+        }
+        if !duplicates.is_empty() {
+            return Err(StoreError::PartialDuplicate {
+                duplicates: duplicates.len(),
+            });
+        }
+        let mark_buf = self.buf.len();
+        let mark_records = g.records.len();
+        let mut undo: Vec<(u32, GroupStream)> = Vec::new();
+        let result = self.seal_unit(g, idx, unit, &taken, recorded_at, &mut undo);
+        if result.is_err() {
+            self.buf.truncate(mark_buf);
+            let dropped: Vec<(u64, u32)> = (mark_records..g.records.len())
+                .map(|i| (g.records[i].fp, i as u32))
+                .collect();
+            for (fp, i) in dropped {
+                g.remove_id(fp, i);
+            }
+            g.records.truncate(mark_records);
+            for (slot, st) in undo.into_iter().rev() {
+                g.streams[slot as usize] = st;
+            }
+        }
+        result
+    }
+
+    fn seal_unit(
+        &mut self,
+        g: &mut Group,
+        idx: &Index,
+        unit: AppendUnit,
+        taken: &[bool],
+        recorded_at: Timestamp,
+        undo: &mut Vec<(u32, GroupStream)>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let total = taken.len();
+        let first_pos = g.next_pos();
+        let start = FrameWriter::begin(&mut self.buf, first_pos, total as u32);
+        let mut records = Vec::with_capacity(total);
+        let mut taken = taken.iter();
+        let mut unit = unit;
+        for mut w in unit.drain(..) {
+            let slot = g.slot(idx, &w.stream);
+            let st = &g.streams[slot as usize];
+            w.expected.check(&w.stream, st.count.checked_sub(1))?;
+            if w.records.is_empty() {
+                continue;
+            }
+            undo.push((slot, st.clone()));
+            for new in w.records.drain(..) {
+                let fp_taken = taken.next().copied().unwrap_or(true);
+                self.seal_record(g, slot, &w.stream, new, fp_taken, recorded_at, &mut records)?;
+            }
+            self.spent.writes.push(w);
+        }
+        self.spent.units.push(unit);
+        FrameWriter::finish(&mut self.buf, start)?;
+        g.frames.push(GroupFrame {
+            start,
+            end: self.buf.len(),
+            first_pos,
+            count: total as u64,
+        });
+        Ok(AppendOutcome { records })
+    }
+
+    fn seal_record(
+        &mut self,
+        g: &mut Group,
+        slot: u32,
+        stream: &str,
+        new: NewRecord,
+        fp_taken: bool,
+        recorded_at: Timestamp,
+        out: &mut Vec<RecordOutcome>,
+    ) -> Result<(), StoreError> {
+        let position = g.next_pos();
+        let st = &mut g.streams[slot as usize];
+        let revision = st.count;
+        let mut rec = StoredRecord::seal(
+            new,
+            stream.to_string(),
+            revision,
+            position,
+            recorded_at,
+            &st.hash,
+            &mut self.scratch,
+        )?;
+        let canonical = FrameWriter::record(&mut self.buf, &self.scratch, &rec.hash.0)?;
+        st.count += 1;
+        st.last = position;
+        st.hash = rec.hash;
+        let fp = id_fingerprint(&rec.id);
+        let fp_taken = fp_taken || g.has_fp(fp);
+        let i = g.records.len() as u32;
+        g.records.push(GroupRecord {
+            id: rec.id,
+            fp,
+            fp_taken,
+            slot,
+            hash: rec.hash.0,
+            canonical,
+        });
+        let Group { ids, records, .. } = g;
+        ids.insert_unique(fp, i, |&j| records[j as usize].fp);
+        out.push(RecordOutcome {
+            id: rec.id,
+            revision,
+            position,
+            hash: rec.hash,
+            stream: std::mem::take(&mut rec.stream),
+            duplicate: false,
+        });
+        self.spent.records.push(rec);
+        Ok(())
+    }
+
+    /// The record already stored (or accepted earlier in this group) with this id,
+    /// and whether the index already holds another id with its fingerprint.
+    fn existing(
+        &self,
+        g: &Group,
+        idx: &Index,
+        id: &Uuid,
+    ) -> Result<(Option<StoredRecord>, bool), StoreError> {
+        let fp = id_fingerprint(id);
+        if let Some(i) = g.find_id(fp, id) {
+            let r = &g.records[i as usize];
+            let bytes = &self.buf[r.canonical.0..r.canonical.1];
+            return Ok((Some(StoredRecord::decode_canonical(bytes, Hash(r.hash))?), true));
+        }
+        let Some(p) = idx.find_fp(fp) else {
+            return Ok((None, false));
+        };
+        for p in [Some(p), idx.overflow(id)].into_iter().flatten() {
+            if let Some(rec) = read_positions(&self.shared.files, idx, &[p])?.pop()
+                && rec.id == *id
+            {
+                return Ok((Some(rec), true));
+            }
+        }
+        Ok((None, true))
+    }
+
+    /// Writes the group's frames, rolling segments as needed, and syncs. Returns where
+    /// each frame went (segment, offset) and the segments created.
+    #[allow(clippy::type_complexity)]
+    fn write(&mut self, g: &Group) -> Result<(Vec<(u64, u32)>, Vec<(u64, u64)>), IoFailure> {
+        let limit = self.shared.segment_bytes;
+        let mut placements = Vec::with_capacity(g.frames.len());
+        let mut touched = vec![(self.active.first, 0u64)];
+        let mut run: Option<(usize, u64)> = None;
+        for f in &g.frames {
+            let flen = (f.end - f.start) as u64;
+            if self.active.len > HEADER_LEN && self.active.len + flen > limit {
+                if let Some((start, off)) = run.take() {
+                    self.write_run(start, f.start, off)?;
+                }
+                if let Some(last) = touched.last_mut() {
+                    last.1 = self.active.len;
+                }
+                self.roll(f.first_pos)?;
+                touched.push((self.active.first, 0));
+            }
+            if run.is_none() {
+                run = Some((f.start, self.active.len));
+            }
+            placements.push((self.active.first, self.active.len as u32));
+            self.active.len += flen;
+        }
+        if let Some((start, off)) = run {
+            self.write_run(start, self.buf.len(), off)?;
+        }
+        if self.shared.durability == Durability::Strict {
+            self.sync_active()?;
+        } else {
+            self.unsynced = true;
+        }
+        if let Some(last) = touched.last_mut() {
+            last.1 = self.active.len;
+        }
+        Ok((placements, touched))
+    }
+
+    fn write_run(&mut self, start: usize, end: usize, offset: u64) -> Result<(), IoFailure> {
+        self.active
+            .file
+            .write_all_at(&self.buf[start..end], offset)
+            .map_err(|e| IoFailure::new("write", segment_label(self.active.first), &e))
+    }
+
+    fn sync_active(&mut self) -> Result<(), IoFailure> {
+        self.active
+            .file
+            .sync_data()
+            .map_err(|e| IoFailure::new("fdatasync", segment_label(self.active.first), &e))?;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Closes the active segment (synced, whatever the durability) and starts a new
+    /// one whose first record will be `first`.
+    fn roll(&mut self, first: u64) -> Result<(), IoFailure> {
+        self.sync_active()?;
+        let dir = self.shared.dir.join("segments");
+        let path = dir.join(segment_file_name(first));
+        let label = segment_label(first);
+        let file = self
+            .shared
+            .vfs
+            .open(&path, OpenMode::CreateNew)
+            .map_err(|e| IoFailure::new("create", label.clone(), &e))?;
+        file.write_all_at(&segment_header(), 0)
+            .map_err(|e| IoFailure::new("write", label.clone(), &e))?;
+        self.shared
+            .vfs
+            .sync_dir(&dir)
+            .map_err(|e| IoFailure::new("fsync", dir.display().to_string(), &e))?;
+        self.active = Active {
+            first,
+            file,
+            len: HEADER_LEN,
+        };
+        Ok(())
+    }
+
+    /// Makes the group's records visible: index, then watermark.
+    fn publish(&mut self, g: &Group, placements: &[(u64, u32)], segments: &[(u64, u64)]) {
+        let shared = self.shared.clone();
+        let mut idx = shared.index.write().unwrap_or_else(|e| e.into_inner());
+        let mut stream_idx: Vec<Option<u32>> = g.streams.iter().map(|s| s.idx).collect();
+        for &(first, len) in segments {
+            match idx.segments.iter_mut().rev().find(|s| s.first == first) {
+                Some(s) => s.len = len,
+                None => idx.segments.push(crate::index::SegmentMeta { first, len }),
+            }
+        }
+        let mut records = g.records.iter();
+        for (f, &(_, off)) in g.frames.iter().zip(placements) {
+            for r in records.by_ref().take(f.count as usize) {
+                let slot = r.slot as usize;
+                let s = match stream_idx[slot] {
+                    Some(s) => s,
+                    None => {
+                        let s = idx.add_stream(g.name(slot));
+                        stream_idx[slot] = Some(s);
+                        s
+                    }
+                };
+                idx.push_record(&r.id, r.fp, s, off, r.hash, Some(r.fp_taken));
+            }
+        }
+        let end = idx.end();
+        drop(idx);
+        self.next_pos = end;
+        if let Some(w) = &self.watermark {
+            w.send_replace(end);
+        }
+    }
+
+    fn maybe_checkpoint(&mut self, added: u64) {
+        self.since_snapshot += added;
+        if self.since_snapshot < self.shared.checkpoint_records
+            || self.shared.snapshot_busy.load(Ordering::SeqCst)
+        {
+            return;
+        }
+        if self.shared.durability == Durability::Relaxed
+            && let Err(e) = self.sync_if_needed()
+        {
+            tracing::error!("{e}; the log refuses writes until reopened");
+            return;
+        }
+        if let Some(t) = self.snapshot_thread.take() {
+            let _ = t.join();
+        }
+        self.since_snapshot = 0;
+        self.shared.snapshot_busy.store(true, Ordering::SeqCst);
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("counterfoil-log-snapshot".into())
+            .spawn(move || {
+                if let Err(e) = write_snapshot(&shared) {
+                    tracing::warn!("index snapshot not written: {e}");
+                }
+                shared.snapshot_busy.store(false, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(t) => self.snapshot_thread = Some(t),
+            Err(e) => {
+                tracing::warn!("index snapshot thread not started: {e}");
+                self.shared.snapshot_busy.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Encodes the index under the read lock (appends keep being checked, only
+/// publishing waits) and replaces `index.snap` outside it.
+pub(crate) fn write_snapshot(shared: &Shared) -> Result<(), StoreError> {
+    let bytes = {
+        let idx = shared.index.read().unwrap_or_else(|e| e.into_inner());
+        snapshot::encode(&idx)
+    };
+    snapshot::write(&*shared.vfs, &shared.dir, &bytes)
+}
+
+fn check_stream_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty() {
+        return Err(StoreError::InvalidAppend("the stream name is empty".into()));
+    }
+    if name.len() > MAX_STREAM_NAME {
+        return Err(StoreError::InvalidAppend(format!(
+            "the stream name is {} bytes; at most {MAX_STREAM_NAME}",
+            name.len()
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StoreError::InvalidAppend(format!(
+            "the stream name {name:?} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Path of a segment file.
+pub(crate) fn segment_path(dir: &Path, first: u64) -> std::path::PathBuf {
+    dir.join("segments").join(segment_file_name(first))
+}

@@ -1,0 +1,274 @@
+//! The state file `<NAME>.state`: a projector's state and its checkpoint in one file,
+//! so that they are always persisted together, and replaced atomically.
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! 0   8 bytes   magic "CFPSTATE"
+//! 8   u32       header length H
+//! 12  u32       crc32c of the header bytes
+//! 16  H bytes   header: MessagePack map {format, name, version, settings, checkpoint,
+//!               last_position, last_hash, body_len, body_crc32c}
+//! 16+H          body: the projector's state, MessagePack (compact, positional)
+//! ```
+//!
+//! `checkpoint` is the next log position to read: every record below it is folded
+//! into the body, none at or above it. `last_position`/`last_hash` name the last record
+//! folded, so a state file is not trusted against another log.
+//!
+//! Replacement: write `<NAME>.state.tmp`, fsync it, rename it over `<NAME>.state`,
+//! fsync the folder. A crash leaves either the old file or the new one.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use counterfoil_core::Hash;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The first eight bytes of every state file.
+pub const MAGIC: &[u8; 8] = b"CFPSTATE";
+/// Version of this layout (not of any projector).
+pub const FORMAT: u32 = 1;
+
+const PREFIX: usize = 16;
+
+/// Everything about a state file except the state itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: u32,
+    pub name: String,
+    pub version: u32,
+    pub settings: String,
+    /// Next position to read.
+    pub checkpoint: u64,
+    /// Position and hash of the last record folded; absent when none was.
+    pub last_position: Option<u64>,
+    pub last_hash: Option<String>,
+    pub body_len: u64,
+    pub body_crc32c: u32,
+}
+
+impl Header {
+    /// The last record folded, if any, with its hash.
+    pub fn last_record(&self) -> Option<(u64, Hash)> {
+        let p = self.last_position?;
+        let h = Hash::from_hex(self.last_hash.as_deref()?).ok()?;
+        Some((p, h))
+    }
+}
+
+/// An encoded state file, in the two pieces it is written as.
+#[derive(Debug)]
+pub struct Encoded {
+    /// Magic, lengths, checksum and header.
+    pub head: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+/// What the file says where the caller must not trust it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Bad magic, a checksum mismatch, a short file or an undecodable state.
+    Corrupt(String),
+    /// A state of another projector.
+    OtherName(String),
+    /// A state of another version of this projector.
+    OtherVersion(u32),
+    /// A state built with other settings.
+    OtherSettings(String),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Corrupt(r) => write!(f, "damaged: {r}"),
+            Rejection::OtherName(n) => write!(f, "holds the state of projection {n:?}"),
+            Rejection::OtherVersion(v) => write!(f, "holds version {v}"),
+            Rejection::OtherSettings(s) => write!(f, "was built with settings {s:?}"),
+        }
+    }
+}
+
+/// Encodes a state and its checkpoint.
+pub fn encode<P: Serialize>(
+    name: &str,
+    version: u32,
+    settings: &str,
+    checkpoint: u64,
+    last: Option<(u64, Hash)>,
+    state: &P,
+) -> Result<Encoded, String> {
+    let body = rmp_serde::to_vec(state).map_err(|e| e.to_string())?;
+    let header = Header {
+        format: FORMAT,
+        name: name.to_string(),
+        version,
+        settings: settings.to_string(),
+        checkpoint,
+        last_position: last.map(|(p, _)| p),
+        last_hash: last.map(|(_, h)| h.to_hex()),
+        body_len: body.len() as u64,
+        body_crc32c: crc32c::crc32c(&body),
+    };
+    let header_bytes = rmp_serde::to_vec_named(&header).map_err(|e| e.to_string())?;
+    let header_len = u32::try_from(header_bytes.len()).map_err(|e| e.to_string())?;
+    let mut head = Vec::with_capacity(PREFIX + header_bytes.len());
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(&header_len.to_le_bytes());
+    head.extend_from_slice(&crc32c::crc32c(&header_bytes).to_le_bytes());
+    head.extend_from_slice(&header_bytes);
+    Ok(Encoded { head, body })
+}
+
+/// Reads the header only, checking the magic and the header checksum.
+pub fn decode_header(bytes: &[u8]) -> Result<(Header, &[u8]), Rejection> {
+    let corrupt = |r: &str| Rejection::Corrupt(r.to_string());
+    if bytes.len() < PREFIX {
+        return Err(corrupt("shorter than its fixed prefix"));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(corrupt("not a state file (bad magic)"));
+    }
+    let word = |at: usize| -> u32 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(w)
+    };
+    let header_len = word(8) as usize;
+    let header_crc = word(12);
+    let Some(header_bytes) = bytes.get(PREFIX..PREFIX + header_len) else {
+        return Err(corrupt("header runs past the end of the file"));
+    };
+    if crc32c::crc32c(header_bytes) != header_crc {
+        return Err(corrupt("header checksum mismatch"));
+    }
+    let header: Header = rmp_serde::from_slice(header_bytes)
+        .map_err(|e| Rejection::Corrupt(format!("header does not decode: {e}")))?;
+    if header.format != FORMAT {
+        return Err(Rejection::Corrupt(format!(
+            "unknown layout format {}",
+            header.format
+        )));
+    }
+    Ok((header, &bytes[PREFIX + header_len..]))
+}
+
+/// Decodes a whole state file, trusting it only if every check passes: magic,
+/// checksums, length, name, version and settings.
+pub fn decode<P: DeserializeOwned>(
+    bytes: &[u8],
+    name: &str,
+    version: u32,
+    settings: &str,
+) -> Result<(Header, P), Rejection> {
+    let (header, body) = decode_header(bytes)?;
+    if header.name != name {
+        return Err(Rejection::OtherName(header.name));
+    }
+    if header.version != version {
+        return Err(Rejection::OtherVersion(header.version));
+    }
+    if header.settings != settings {
+        return Err(Rejection::OtherSettings(header.settings));
+    }
+    if body.len() as u64 != header.body_len {
+        return Err(Rejection::Corrupt(format!(
+            "body is {} bytes, header says {}",
+            body.len(),
+            header.body_len
+        )));
+    }
+    if crc32c::crc32c(body) != header.body_crc32c {
+        return Err(Rejection::Corrupt("body checksum mismatch".into()));
+    }
+    if header.last_position.is_some() != header.last_hash.is_some()
+        || (header.last_position.is_some() && header.last_record().is_none())
+    {
+        return Err(Rejection::Corrupt("bad last-record fields".into()));
+    }
+    let state = rmp_serde::from_slice(body)
+        .map_err(|e| Rejection::Corrupt(format!("state does not decode: {e}")))?;
+    Ok((header, state))
+}
+
+/// The state file of projector `name` in `dir`.
+pub fn path_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.state"))
+}
+
+/// Replaces `path` atomically with `parts` (temp file, fsync, rename, fsync folder).
+/// On error, names the operation and the file it failed on.
+pub fn write_atomic(path: &Path, parts: &[&[u8]]) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fn at(op: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> (&'static str, PathBuf, std::io::Error) {
+        let p = p.to_path_buf();
+        move |e| (op, p, e)
+    }
+    let mut f = File::create(&tmp).map_err(at("create", &tmp))?;
+    for part in parts {
+        f.write_all(part).map_err(at("write", &tmp))?;
+    }
+    f.sync_all().map_err(at("fsync", &tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(at("rename into place", path))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(at("fsync folder", &dir))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let e = encode("n", 3, "s", 42, Some((41, Hash([7; 32]))), &vec![1u32, 2, 3]).unwrap();
+        [e.head, e.body].concat()
+    }
+
+    #[test]
+    fn round_trips() {
+        let (h, state): (Header, Vec<u32>) = decode(&sample(), "n", 3, "s").unwrap();
+        assert_eq!(state, vec![1, 2, 3]);
+        assert_eq!(h.checkpoint, 42);
+        assert_eq!(h.last_record(), Some((41, Hash([7; 32]))));
+    }
+
+    #[test]
+    fn any_flipped_byte_or_cut_is_refused() {
+        let good = sample();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x40;
+            assert!(decode::<Vec<u32>>(&bad, "n", 3, "s").is_err(), "flip at {i}");
+        }
+        for len in 0..good.len() {
+            assert!(decode::<Vec<u32>>(&good[..len], "n", 3, "s").is_err(), "cut at {len}");
+        }
+    }
+
+    #[test]
+    fn other_name_version_or_settings_are_refused() {
+        let good = sample();
+        assert_eq!(
+            decode::<Vec<u32>>(&good, "m", 3, "s").unwrap_err(),
+            Rejection::OtherName("n".into())
+        );
+        assert_eq!(
+            decode::<Vec<u32>>(&good, "n", 4, "s").unwrap_err(),
+            Rejection::OtherVersion(3)
+        );
+        assert_eq!(
+            decode::<Vec<u32>>(&good, "n", 3, "t").unwrap_err(),
+            Rejection::OtherSettings("s".into())
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! The checkpointed runner against the real embedded store: state and checkpoint
+//! persisted together, resuming without double-applying, rebuilding whatever state
+//! file cannot be trusted, and building as of a position or a time.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::TimeDelta;
+use counterfoil_projection::state_file::{self, Rejection};
+use counterfoil_projection::{
+    AsOf, DynProjection, OpenOutcome, Projection, ProjectionConfig, build_as_of, catch_up_all,
+    rebuild_all,
+};
+use counterfoil_projector_links::LinkAttribution;
+use tempfile::TempDir;
+
+use crate::support::{
+    Positions, PositionsV2, append, no_progress, open_log, range, read_everything,
+};
+
+#[tokio::test]
+async fn catch_up_persists_state_and_checkpoint_together() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    append(&*store, 0, 10).await;
+    let state_dir = dir.path().join("state");
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    assert_eq!(p.opened(), &OpenOutcome::Missing);
+    let folded = p.catch_up(&mut no_progress()).await.unwrap();
+    assert_eq!(folded, 10);
+    assert_eq!(p.state().seen, range(0, 10));
+    assert_eq!(p.position(), 10);
+    assert_eq!(p.unsaved(), 0);
+
+    // The file holds the state and the checkpoint that describes it, and names the
+    // last record folded.
+    let bytes = std::fs::read(state_dir.join("positions.state")).unwrap();
+    let (header, state) = state_file::decode::<Positions>(&bytes, "positions", 1, "").unwrap();
+    assert_eq!(header.checkpoint, 10);
+    assert_eq!(state.seen, range(0, 10));
+    let last = read_everything(&*store).await.pop().unwrap();
+    assert_eq!(header.last_record(), Some((9, last.hash)));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn reopening_resumes_from_the_checkpoint_without_double_applying() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 10).await;
+    {
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        p.catch_up(&mut no_progress()).await.unwrap();
+    }
+    append(&*store, 10, 15).await;
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    assert_eq!(p.opened(), &OpenOutcome::Resumed { checkpoint: 10 });
+    assert_eq!(p.catch_up(&mut no_progress()).await.unwrap(), 5);
+    assert_eq!(p.state().seen, range(0, 15));
+    // Records below the checkpoint are ignored if fed again.
+    let again = read_everything(&*store).await;
+    assert!(!p.apply(&again[3]));
+    assert_eq!(p.state().seen, range(0, 15));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_between_persists_replays_exactly_the_unsaved_records() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 10).await;
+    {
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        p.catch_up(&mut no_progress()).await.unwrap();
+        append(&*store, 10, 16).await;
+        // Fold some records, then "crash": drop without persisting, and leave a
+        // half-written temporary file behind as an interrupted persist would.
+        for r in read_everything(&*store).await.iter().skip(10).take(4) {
+            assert!(p.apply(r));
+        }
+        assert_eq!(p.unsaved(), 4);
+        std::fs::write(state_dir.join("positions.state.tmp"), b"CFPSTATE\x10garbage").unwrap();
+    }
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    assert_eq!(p.opened(), &OpenOutcome::Resumed { checkpoint: 10 });
+    assert_eq!(p.catch_up(&mut no_progress()).await.unwrap(), 6);
+    assert_eq!(p.state().seen, range(0, 16));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_version_bump_rebuilds_from_zero() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 8).await;
+    let mut v1 = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    v1.catch_up(&mut no_progress()).await.unwrap();
+
+    let mut v2 = Projection::<PositionsV2>::open(&state_dir, store.clone()).await.unwrap();
+    assert_eq!(v2.opened(), &OpenOutcome::Rejected(Rejection::OtherVersion(1)));
+    assert!(v2.opened().rebuilds());
+    assert_eq!(v2.position(), 0);
+    assert_eq!(v2.catch_up(&mut no_progress()).await.unwrap(), 8);
+    assert_eq!(v2.state().seen, range(0, 8));
+    // The file now holds version 2.
+    let reopened = Projection::<PositionsV2>::open(&state_dir, store.clone()).await.unwrap();
+    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 8 });
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_rebuilt_not_trusted() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    let path = state_dir.join("positions.state");
+    append(&*store, 0, 12).await;
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    p.catch_up(&mut no_progress()).await.unwrap();
+    let good = std::fs::read(&path).unwrap();
+
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x01;
+    let mut header_flipped = good.clone();
+    header_flipped[20] ^= 0x01;
+    let corruptions: Vec<(&str, Vec<u8>)> = vec![
+        ("a flipped state byte", flipped),
+        ("a flipped header byte", header_flipped),
+        ("a cut file", good[..good.len() / 2].to_vec()),
+        ("an empty file", Vec::new()),
+        ("another file", b"not a state file at all".to_vec()),
+    ];
+    for (what, bytes) in corruptions {
+        std::fs::write(&path, &bytes).unwrap();
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        assert!(
+            matches!(p.opened(), OpenOutcome::Rejected(Rejection::Corrupt(_))),
+            "{what}: {:?}",
+            p.opened()
+        );
+        assert_eq!(p.position(), 0, "{what}");
+        p.catch_up(&mut no_progress()).await.unwrap();
+        assert_eq!(p.state().seen, range(0, 12), "{what}");
+        // The rebuilt state replaced the damaged file.
+        let reopened = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 12 }, "{what}");
+    }
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_state_built_from_another_log_is_rebuilt() {
+    let dir = TempDir::new().unwrap();
+    let state_dir = dir.path().join("state");
+    {
+        let (log, store) = open_log(&dir.path().join("a"));
+        append(&*store, 0, 10).await;
+        let mut p = Projection::<Positions>::open(&state_dir, store).await.unwrap();
+        p.catch_up(&mut no_progress()).await.unwrap();
+        log.close().await.unwrap();
+    }
+    // A longer log with other records at the same positions.
+    let (log_b, store_b) = open_log(&dir.path().join("b"));
+    append(&*store_b, 100, 112).await;
+    let p = Projection::<Positions>::open(&state_dir, store_b).await.unwrap();
+    assert!(matches!(p.opened(), OpenOutcome::OtherLog(_)), "{:?}", p.opened());
+    assert_eq!(p.position(), 0);
+    log_b.close().await.unwrap();
+    // A shorter log.
+    let (log_c, store_c) = open_log(&dir.path().join("c"));
+    append(&*store_c, 0, 5).await;
+    let p = Projection::<Positions>::open(&state_dir, store_c).await.unwrap();
+    assert!(matches!(p.opened(), OpenOutcome::OtherLog(_)), "{:?}", p.opened());
+    log_c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn other_settings_rebuild() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 3).await;
+    let mut p = Projection::<LinkAttribution>::open(&state_dir, store.clone()).await.unwrap();
+    p.catch_up(&mut no_progress()).await.unwrap();
+    let week = LinkAttribution::with_window(TimeDelta::days(7)).unwrap();
+    let p = Projection::open_with(&state_dir, store.clone(), week, ProjectionConfig::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(p.opened(), OpenOutcome::Rejected(Rejection::OtherSettings(s)) if s == "window=2592000s"),
+        "{:?}",
+        p.opened()
+    );
+    assert_eq!(p.state().window(), TimeDelta::days(7));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn build_as_of_a_position_or_a_time_leaves_the_persisted_state_alone() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 10).await;
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    p.catch_up(&mut no_progress()).await.unwrap();
+    let file_before = std::fs::read(state_dir.join("positions.state")).unwrap();
+
+    let (at4, next) = build_as_of::<Positions>(&*store, AsOf::Position(4)).await.unwrap();
+    assert_eq!((at4.seen, next), (range(0, 5), 5));
+    let (beyond, next) = build_as_of::<Positions>(&*store, AsOf::Position(99)).await.unwrap();
+    assert_eq!((beyond.seen, next), (range(0, 10), 10));
+
+    let records = read_everything(&*store).await;
+    let t = records[6].recorded_at;
+    let expected: Vec<u64> = records
+        .iter()
+        .filter(|r| r.recorded_at <= t)
+        .map(|r| r.position)
+        .collect();
+    assert!(expected.starts_with(&range(0, 7)), "recorded_at is non-decreasing");
+    let (at_t, next) = build_as_of::<Positions>(&*store, AsOf::Time(t)).await.unwrap();
+    assert_eq!(next, expected.len() as u64);
+    assert_eq!(at_t.seen, expected);
+    let before_all = records[0].recorded_at - TimeDelta::seconds(1);
+    let (empty, next) = build_as_of::<Positions>(&*store, AsOf::Time(before_all)).await.unwrap();
+    assert_eq!((empty.seen, next), (vec![], 0));
+
+    assert_eq!(std::fs::read(state_dir.join("positions.state")).unwrap(), file_before);
+    assert_eq!(p.state().seen, range(0, 10));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn several_projections_catch_up_from_their_own_checkpoints_in_one_pass() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 10).await;
+    let mut ahead = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    ahead.catch_up(&mut no_progress()).await.unwrap();
+    append(&*store, 10, 15).await;
+    let mut ahead = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut behind = Projection::<LinkAttribution>::open(&state_dir, store.clone()).await.unwrap();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let mut progress = move |done, total| seen.lock().unwrap().push((done, total));
+    let read = catch_up_all(
+        &*store,
+        &mut [&mut ahead as &mut dyn DynProjection, &mut behind],
+        &mut progress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(read, 15);
+    assert_eq!(ahead.state().seen, range(0, 15));
+    assert_eq!((ahead.position(), behind.position()), (15, 15));
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.first(), Some(&(0, 15)));
+    assert_eq!(calls.last(), Some(&(15, 15)));
+
+    // A full rebuild of both, in one pass.
+    let read = rebuild_all(
+        &*store,
+        &mut [&mut ahead as &mut dyn DynProjection, &mut behind],
+        &mut no_progress(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read, 15);
+    assert_eq!(ahead.state().seen, range(0, 15));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn rebuild_starts_over() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    append(&*store, 0, 6).await;
+    let mut p = Projection::<Positions>::open(dir.path().join("state"), store.clone()).await.unwrap();
+    p.catch_up(&mut no_progress()).await.unwrap();
+    assert_eq!(p.rebuild(&mut no_progress()).await.unwrap(), 6);
+    assert_eq!(p.state().seen, range(0, 6));
+    log.close().await.unwrap();
+}

@@ -1,0 +1,295 @@
+//! The fold: links, each visitor's last click, each buyer's first order, and the
+//! attributed sales.
+//!
+//! A purchase carrying a `visitor_id` is attributed to the link of the visitor's last
+//! click folded before it, when that click's `occurred_at` lies in
+//! `[purchase - window, purchase]` and the link's scope covers the purchased
+//! performance (a client-level link covers every performance of its organizer). An
+//! out-of-window or out-of-scope last click leaves the purchase unattributed: earlier
+//! clicks are never considered.
+
+use chrono::TimeDelta;
+use counterfoil_core::catalog::{LinkScope, Person};
+use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
+use counterfoil_projection::{IdTable, NONE, Projector, TicketLife, time};
+use serde::{Deserialize, Serialize};
+
+use crate::LinksError;
+
+/// The attribution window when none is configured (SPEC §6).
+pub const DEFAULT_WINDOW_DAYS: i64 = 30;
+
+/// The link-attribution projector. `LinkAttribution::default()` uses a 30-day window;
+/// [`LinkAttribution::with_window`] another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkAttribution {
+    pub(crate) window_seconds: i64,
+    pub(crate) organizers: IdTable,
+    pub(crate) performances: IdTable,
+    /// The organizer of each performance, parallel to `performances`.
+    pub(crate) performance_organizer: Vec<u32>,
+    pub(crate) definitions: IdTable,
+    /// The performance of each definition, parallel to `definitions`.
+    pub(crate) definition_performance: Vec<u32>,
+    pub(crate) links: IdTable,
+    /// Parallel to `links`.
+    pub(crate) link: Vec<Link>,
+    pub(crate) visitors: IdTable,
+    /// The last click of each visitor, parallel to `visitors`.
+    pub(crate) last_click: Vec<Click>,
+    /// `c:<customer_id>` or `e:<lower-cased email>`.
+    pub(crate) buyers: IdTable,
+    /// The order of each buyer's first purchase, parallel to `buyers`.
+    pub(crate) buyer_first_order: Vec<u32>,
+    pub(crate) orders: IdTable,
+    pub(crate) ticket_types: IdTable,
+    /// Attributed tickets only.
+    pub(crate) tickets: IdTable,
+    /// Parallel to `tickets`.
+    pub(crate) sale: Vec<Sale>,
+}
+
+impl Default for LinkAttribution {
+    fn default() -> Self {
+        Self {
+            window_seconds: DEFAULT_WINDOW_DAYS * 24 * 3600,
+            organizers: IdTable::new(),
+            performances: IdTable::new(),
+            performance_organizer: Vec::new(),
+            definitions: IdTable::new(),
+            definition_performance: Vec::new(),
+            links: IdTable::new(),
+            link: Vec::new(),
+            visitors: IdTable::new(),
+            last_click: Vec::new(),
+            buyers: IdTable::new(),
+            buyer_first_order: Vec::new(),
+            orders: IdTable::new(),
+            ticket_types: IdTable::new(),
+            tickets: IdTable::new(),
+            sale: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Link {
+    pub organizer: u32,
+    pub owner_name: Box<str>,
+    pub owner_email: Box<str>,
+    pub scope: LinkScope,
+    /// For a performance-level link; `NONE` otherwise.
+    pub performance: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Click {
+    pub link: u32,
+    #[serde(with = "time::compact")]
+    pub at: Timestamp,
+}
+
+/// One attributed ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Sale {
+    pub link: u32,
+    /// The purchased performance.
+    pub performance: u32,
+    pub ticket_type: u32,
+    pub buyer: u32,
+    pub order: u32,
+    pub face: Amount,
+    pub currency: Currency,
+    pub life: TicketLife,
+    /// Bought in the buyer's first order in the ledger.
+    pub first_order: bool,
+}
+
+impl Projector for LinkAttribution {
+    const NAME: &'static str = "link-attribution";
+    const VERSION: u32 = 1;
+
+    fn apply(&mut self, record: &StoredRecord) {
+        use RecordBody as B;
+        match &record.body {
+            B::PerformanceScheduled(d) => {
+                let organizer = self.organizers.intern(d.organizer_id.as_str());
+                let p = self.performance_slot(d.performance_id.as_str());
+                if let Some(slot) = self.performance_organizer.get_mut(p as usize)
+                    && *slot == NONE {
+                        *slot = organizer;
+                    }
+            }
+            B::DefinitionCreated(d) => {
+                let perf = self.performance_slot(d.performance_id.as_str());
+                let def = self.definitions.intern(d.definition_id.as_str());
+                if def as usize == self.definition_performance.len() {
+                    self.definition_performance.push(perf);
+                }
+            }
+            B::LinkCreated(d) => {
+                let l = self.links.intern(d.link_id.as_str());
+                if l as usize != self.link.len() {
+                    return;
+                }
+                let performance = match (d.scope, &d.performance_id) {
+                    (LinkScope::Performance, Some(p)) => self.performance_slot(p.as_str()),
+                    _ => NONE,
+                };
+                self.link.push(Link {
+                    organizer: self.organizers.intern(d.organizer_id.as_str()),
+                    owner_name: d.owner_name.as_str().into(),
+                    owner_email: d.owner_email.as_str().into(),
+                    scope: d.scope,
+                    performance,
+                });
+            }
+            B::LinkClicked(d) => {
+                let Some(link) = self.links.get(d.link_id.as_str()) else {
+                    return;
+                };
+                let v = self.visitors.intern(d.visitor_id.as_str());
+                let click = Click {
+                    link,
+                    at: record.occurred_at,
+                };
+                if v as usize == self.last_click.len() {
+                    self.last_click.push(click);
+                } else if let Some(slot) = self.last_click.get_mut(v as usize) {
+                    *slot = click;
+                }
+            }
+            B::TicketPurchased(d) => {
+                let (buyer, first_order) = self.note_buyer(&d.buyer, d.order_id.as_str());
+                let performance = self
+                    .definitions
+                    .get(d.definition_id.as_str())
+                    .and_then(|def| self.definition_performance.get(def as usize).copied())
+                    .unwrap_or(NONE);
+                let Some(link) = d
+                    .visitor_id
+                    .as_ref()
+                    .and_then(|v| self.attributed_link(v.as_str(), performance, record.occurred_at))
+                else {
+                    return;
+                };
+                if self.tickets.get(d.ticket_id.as_str()).is_some() {
+                    return;
+                }
+                let t = self.tickets.intern(d.ticket_id.as_str());
+                if t as usize != self.sale.len() {
+                    return;
+                }
+                let mut life = TicketLife::default();
+                life.apply(&record.body);
+                self.sale.push(Sale {
+                    link,
+                    performance,
+                    ticket_type: self.ticket_types.intern(&d.ticket_type),
+                    buyer,
+                    order: self.orders.intern(d.order_id.as_str()),
+                    face: d.face_price,
+                    currency: d.currency,
+                    life,
+                    first_order,
+                });
+            }
+            body => {
+                if let Some(id) = body.ticket_id()
+                    && let Some(sale) = self
+                        .tickets
+                        .get(id.as_str())
+                        .and_then(|t| self.sale.get_mut(t as usize))
+                    {
+                        sale.life.apply(body);
+                    }
+            }
+        }
+    }
+
+    fn settings(&self) -> String {
+        format!("window={}s", self.window_seconds)
+    }
+
+    fn fresh(&self) -> Self {
+        Self {
+            window_seconds: self.window_seconds,
+            ..Self::default()
+        }
+    }
+}
+
+impl LinkAttribution {
+    /// An empty projector attributing clicks up to `window` before a purchase.
+    pub fn with_window(window: TimeDelta) -> Result<Self, LinksError> {
+        let seconds = window.num_seconds();
+        if seconds <= 0 {
+            return Err(LinksError::BadWindow { seconds });
+        }
+        Ok(Self {
+            window_seconds: seconds,
+            ..Self::default()
+        })
+    }
+
+    /// The attribution window.
+    pub fn window(&self) -> TimeDelta {
+        TimeDelta::try_seconds(self.window_seconds).unwrap_or(TimeDelta::MAX)
+    }
+
+    /// The link a purchase by `visitor` at `at` for `performance` is attributed to.
+    fn attributed_link(&self, visitor: &str, performance: u32, at: Timestamp) -> Option<u32> {
+        let click = self
+            .visitors
+            .get(visitor)
+            .and_then(|v| self.last_click.get(v as usize))?;
+        let earliest = at.checked_sub_signed(self.window()).unwrap_or(Timestamp::MIN_UTC);
+        if click.at > at || click.at < earliest {
+            return None;
+        }
+        let link = self.link.get(click.link as usize)?;
+        let covers = performance != NONE
+            && match link.scope {
+                LinkScope::Client => {
+                    let organizer = self
+                        .performance_organizer
+                        .get(performance as usize)
+                        .copied()
+                        .unwrap_or(NONE);
+                    organizer != NONE && organizer == link.organizer
+                }
+                LinkScope::Performance => link.performance == performance,
+            };
+        covers.then_some(click.link)
+    }
+
+    /// Records the buyer's first order if this is their first purchase; returns the
+    /// buyer's index and whether `order` is that first order.
+    fn note_buyer(&mut self, buyer: &Person, order: &str) -> (u32, bool) {
+        let b = self.buyers.intern(&buyer_key(buyer));
+        if b as usize == self.buyer_first_order.len() {
+            let o = self.orders.intern(order);
+            self.buyer_first_order.push(o);
+            return (b, true);
+        }
+        let first = self.buyer_first_order.get(b as usize).copied().unwrap_or(NONE);
+        (b, first != NONE && self.orders.get(order) == Some(first))
+    }
+
+    fn performance_slot(&mut self, id: &str) -> u32 {
+        let ix = self.performances.intern(id);
+        if ix as usize == self.performance_organizer.len() {
+            self.performance_organizer.push(NONE);
+        }
+        ix
+    }
+}
+
+/// Buyers are the same customer by customer id when they carry one, else by
+/// lower-cased email.
+pub(crate) fn buyer_key(p: &Person) -> String {
+    match &p.customer_id {
+        Some(c) => format!("c:{c}"),
+        None => format!("e:{}", p.email.to_lowercase()),
+    }
+}

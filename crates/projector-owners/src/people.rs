@@ -1,0 +1,85 @@
+//! People as the owner report keeps them: the compact form of a ticket's buyer,
+//! injected owner and transfer recipients, and registered owner accounts.
+
+use chrono::NaiveDate;
+use counterfoil_core::Timestamp;
+use counterfoil_core::catalog::{OwnerRegistered, Person};
+use counterfoil_projection::time;
+use serde::{Deserialize, Serialize};
+
+/// A person carried by a ticket record.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PersonState {
+    pub customer_id: Option<Box<str>>,
+    pub email: Box<str>,
+    pub first_name: Option<Box<str>>,
+    pub last_name: Option<Box<str>>,
+    pub phone: Option<Box<str>>,
+}
+
+impl PersonState {
+    pub fn from_person(p: &Person) -> Self {
+        Self {
+            customer_id: p.customer_id.as_ref().map(|c| c.as_str().into()),
+            email: p.email.as_str().into(),
+            first_name: p.first_name.as_deref().map(Into::into),
+            last_name: p.last_name.as_deref().map(Into::into),
+            phone: p.phone.as_deref().map(Into::into),
+        }
+    }
+
+    /// SPEC §4 (as `Person::same_person`): by customer id when both have one, else by
+    /// email ignoring case.
+    pub fn same_person(&self, other: &PersonState) -> bool {
+        match (&self.customer_id, &other.customer_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.email.eq_ignore_ascii_case(&other.email),
+        }
+    }
+}
+
+/// An `owner.registered` account with its consents.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Account {
+    pub email: Box<str>,
+    pub first_name: Box<str>,
+    pub last_name: Box<str>,
+    pub phone: Option<Box<str>>,
+    pub birth_date: Option<NaiveDate>,
+    pub id_number: Option<Box<str>>,
+    pub residence_country: Option<Box<str>>,
+    /// `None` until an `owner.consent_changed` states it.
+    pub allow_promo_email: Option<bool>,
+    pub allow_promo_third_party_email: Option<bool>,
+    pub allow_tracking: Option<bool>,
+    /// Latest `occurred_at` among the account's records.
+    #[serde(with = "time::compact_opt")]
+    pub last_at: Option<Timestamp>,
+}
+
+impl Account {
+    pub fn from_registration(d: &OwnerRegistered) -> Self {
+        Self {
+            email: d.email.as_str().into(),
+            first_name: d.first_name.as_str().into(),
+            last_name: d.last_name.as_str().into(),
+            phone: d.phone.as_deref().map(Into::into),
+            birth_date: d.birth_date,
+            id_number: d.id_number.as_deref().map(Into::into),
+            residence_country: d.residence_country.as_deref().map(Into::into),
+            allow_promo_email: None,
+            allow_promo_third_party_email: None,
+            allow_tracking: None,
+            last_at: None,
+        }
+    }
+}
+
+/// The later of two optional times.
+pub(crate) fn later(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}

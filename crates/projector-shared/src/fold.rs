@@ -1,0 +1,199 @@
+//! The fold: what the shared-tickets model remembers, and how each record changes it.
+
+use counterfoil_core::catalog::Seat;
+use counterfoil_core::{RecordBody, StoredRecord, Timestamp};
+use counterfoil_projection::{IdTable, NONE, Projector, time};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The shared-tickets projector. Start from `SharedTickets::default()`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedTickets {
+    pub(crate) performances: IdTable,
+    /// Parallel to `performances`.
+    pub(crate) performance: Vec<Perf>,
+    pub(crate) definitions: IdTable,
+    /// The performance of each definition, parallel to `definitions`.
+    pub(crate) definition_performance: Vec<u32>,
+    pub(crate) orders: IdTable,
+    pub(crate) tickets: IdTable,
+    /// Parallel to `tickets`.
+    pub(crate) ticket: Vec<Ticket>,
+    /// In log order.
+    pub(crate) shares: Vec<Share>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Perf {
+    /// False for a performance only named by a definition.
+    pub scheduled: bool,
+    pub name: Box<str>,
+    #[serde(with = "time::compact_opt")]
+    pub starts_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Ticket {
+    pub order: u32,
+    pub definition: u32,
+    pub seat: Option<Box<SeatParts>>,
+    /// The latest share of this ticket (an index into `shares`), or `NONE`.
+    pub last_share: u32,
+}
+
+impl Default for Ticket {
+    fn default() -> Self {
+        Self {
+            order: NONE,
+            definition: NONE,
+            seat: None,
+            last_share: NONE,
+        }
+    }
+}
+
+/// The parts of a seat the report shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SeatParts {
+    pub section: Option<Box<str>>,
+    pub row: Option<Box<str>>,
+    pub seat: Option<Box<str>>,
+}
+
+impl SeatParts {
+    fn from_seat(s: &Seat) -> Option<Box<Self>> {
+        let parts = SeatParts {
+            section: s.section.as_deref().map(Into::into),
+            row: s.row.as_deref().map(Into::into),
+            seat: s.seat.as_deref().map(Into::into),
+        };
+        if parts.section.is_none() && parts.row.is_none() && parts.seat.is_none() {
+            None
+        } else {
+            Some(Box::new(parts))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Share {
+    pub id: Uuid,
+    #[serde(with = "time::compact")]
+    pub at: Timestamp,
+    pub ticket: u32,
+    pub shared_by: Box<str>,
+    pub recipient: Box<str>,
+    /// The ticket's performance when shared, or `NONE`.
+    pub performance: u32,
+    pub seat: Option<Box<SeatParts>>,
+    /// The share of the same ticket before this one, or `NONE`.
+    pub previous: u32,
+}
+
+impl Projector for SharedTickets {
+    const NAME: &'static str = "shared-tickets";
+    const VERSION: u32 = 1;
+
+    fn apply(&mut self, record: &StoredRecord) {
+        use RecordBody as B;
+        match &record.body {
+            B::PerformanceScheduled(d) => {
+                let p = self.performance_slot(d.performance_id.as_str());
+                if let Some(perf) = self.performance.get_mut(p)
+                    && !perf.scheduled {
+                        *perf = Perf {
+                            scheduled: true,
+                            name: d.name.as_str().into(),
+                            starts_at: Some(d.starts_at),
+                        };
+                    }
+            }
+            B::DefinitionCreated(d) => {
+                let perf = self.performance_slot(d.performance_id.as_str()) as u32;
+                let def = self.definition_slot(d.definition_id.as_str());
+                if let Some(slot) = self.definition_performance.get_mut(def)
+                    && *slot == NONE {
+                        *slot = perf;
+                    }
+            }
+            B::TicketPurchased(d) => {
+                let order = self.orders.intern(d.order_id.as_str());
+                let def = self.definition_slot(d.definition_id.as_str()) as u32;
+                let t = self.ticket_slot(d.ticket_id.as_str());
+                if let Some(ticket) = self.ticket.get_mut(t)
+                    && ticket.order == NONE {
+                        ticket.order = order;
+                        ticket.definition = def;
+                        ticket.seat = d.seat.as_ref().and_then(SeatParts::from_seat);
+                    }
+            }
+            B::TicketRescheduled(d) => {
+                let def = self.definition_slot(d.to_definition_id.as_str()) as u32;
+                if let Some(t) = self.tickets.get(d.ticket_id.as_str())
+                    && let Some(ticket) = self.ticket.get_mut(t as usize) {
+                        ticket.definition = def;
+                    }
+            }
+            B::TicketShared(d) => {
+                let t = self.ticket_slot(d.ticket_id.as_str());
+                let index = u32::try_from(self.shares.len()).unwrap_or(NONE);
+                let Some(ticket) = self.ticket.get_mut(t) else {
+                    return;
+                };
+                let performance = self
+                    .definition_performance
+                    .get(ticket.definition as usize)
+                    .copied()
+                    .unwrap_or(NONE);
+                let share = Share {
+                    id: record.id,
+                    at: record.occurred_at,
+                    ticket: t as u32,
+                    shared_by: d.shared_by.as_str().into(),
+                    recipient: d.recipient_email.as_str().into(),
+                    performance,
+                    seat: ticket.seat.clone(),
+                    previous: ticket.last_share,
+                };
+                ticket.last_share = index;
+                self.shares.push(share);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl SharedTickets {
+    /// The number of shares folded.
+    pub fn len(&self) -> usize {
+        self.shares.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shares.is_empty()
+    }
+
+    fn performance_slot(&mut self, id: &str) -> usize {
+        let ix = self.performances.intern(id) as usize;
+        if ix == self.performance.len() {
+            self.performance.push(Perf::default());
+        }
+        ix
+    }
+
+    fn definition_slot(&mut self, id: &str) -> usize {
+        let ix = self.definitions.intern(id) as usize;
+        if ix == self.definition_performance.len() {
+            self.definition_performance.push(NONE);
+        }
+        ix
+    }
+
+    fn ticket_slot(&mut self, id: &str) -> usize {
+        let ix = self.tickets.intern(id) as usize;
+        if ix == self.ticket.len() {
+            self.ticket.push(Ticket::default());
+        }
+        ix
+    }
+}

@@ -1,0 +1,15 @@
+//! End-to-end tests: every test runs the real `counterfoil` binary as a separate
+//! process on a temporary data folder.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test loudly"
+)]
+
+mod commands;
+mod crash;
+mod damage;
+mod import;
+mod support;
