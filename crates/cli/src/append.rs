@@ -23,8 +23,7 @@ pub async fn run(g: &Global) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => return Ok(refused(&Refusal::from(e))),
     };
-    let opened = store::open(g)?;
-    let ledger = store::ledger(&opened).await?;
+    let (opened, ledger) = store::open_ledger(g).await?;
     let answer = ledger.submit(record).await;
     ledger.shutdown().await;
     let closed = opened.close().await;

@@ -25,9 +25,8 @@ pub async fn run(
     if let Some(path) = out {
         return write(&config, path);
     }
-    let opened = store::open(g)?;
+    let (opened, ledger) = store::open_ledger(g).await?;
     let was_empty = opened.report.records == 0;
-    let ledger = store::ledger(&opened).await?;
     let report = import::pipeline(
         &ledger,
         Source::Demo(config),

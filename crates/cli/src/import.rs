@@ -103,8 +103,7 @@ pub async fn run(
         .with_context(|| format!("reading {}", file.display()))?
         .len();
     let rejects = rejects_path(file);
-    let opened = store::open(g)?;
-    let ledger = store::ledger(&opened).await?;
+    let (opened, ledger) = store::open_ledger(g).await?;
     let report = pipeline(
         &ledger,
         Source::File {
@@ -325,6 +324,7 @@ pub async fn pipeline(
         let progress = f.chunk.progress;
         settle.chunk(f.chunk, &f.ids, answers);
         bar.set_position(progress);
+        bar.set_message(format!("{} records", thousands(settle.report.decided())));
     }
     // Stops the parsers and, through them, the reader, when the import ended early.
     drop(from_parsers);

@@ -18,9 +18,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// An event-sourced ticket ledger.
+/// Counterfoil, an event-sourced ticket ledger: import, append, read and verify records.
 #[derive(Debug, Parser)]
-#[command(name = "counterfoil", version, about, propagate_version = true)]
+#[command(name = "counterfoil", version, propagate_version = true)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -86,6 +86,7 @@ enum Command {
     Import {
         /// The file to import, one JSON record per line.
         file: PathBuf,
+        /// How to print the summary (`json`: {"accepted":N,"duplicates":N,"refused":N}).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// After each durable chunk, append the highest acknowledged line number to
@@ -101,6 +102,7 @@ enum Command {
     /// Print the records of one stream, e.g. `ticket-T1`.
     Read {
         stream: String,
+        /// `json`: one stored record per line; `table`: one row per record.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
@@ -124,6 +126,7 @@ enum Command {
         /// Only what the ledger knew then: an RFC 3339 time or `pos:N`.
         #[arg(long)]
         as_of: Option<String>,
+        /// `json`: one {"record", "state"} object per line.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -139,6 +142,7 @@ enum Command {
         /// Write the workload to this JSON Lines file instead of importing it.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// How to print the import summary.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },

@@ -60,9 +60,15 @@ pub fn open(g: &Global) -> anyhow::Result<Opened> {
     open_raw(g)?.with_context(|| format!("opening the store in {}", g.data.display()))
 }
 
-/// Opens the ledger on an open store (folds the log into the rules' state).
-pub async fn ledger(opened: &Opened) -> anyhow::Result<Ledger> {
-    Ledger::open(opened.store(), LedgerConfig::default())
-        .await
-        .context("opening the ledger (reading the log)")
+/// Opens the store and the ledger on it (which folds the log into the rules' state).
+/// If the ledger cannot open, the store is closed before the error is returned.
+pub async fn open_ledger(g: &Global) -> anyhow::Result<(Opened, Ledger)> {
+    let opened = open(g)?;
+    match Ledger::open(opened.store(), LedgerConfig::default()).await {
+        Ok(ledger) => Ok((opened, ledger)),
+        Err(e) => {
+            let _ = opened.close().await;
+            Err(anyhow::Error::new(e).context("opening the ledger (reading the log)"))
+        }
+    }
 }

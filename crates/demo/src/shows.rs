@@ -15,9 +15,11 @@ use crate::sim::{ADMIN, Action, MARKETING, Sim};
 use crate::world::{Definition, Performance, Price};
 
 impl Sim {
-    pub(crate) fn open_performance(&mut self, t: i64) {
-        let next = t + self.open_interval * self.rng.gen_range(50..150) / 100;
-        self.schedule(next, Action::OpenPerformance);
+    pub(crate) fn open_performance(&mut self, t: i64, chain: bool) {
+        if chain {
+            let next = t + self.open_interval * self.rng.gen_range(50..150) / 100;
+            self.schedule(next, Action::OpenPerformance { chain: true });
+        }
 
         let no = self.world.next_perf;
         self.world.next_perf += 1;

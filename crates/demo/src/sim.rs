@@ -45,13 +45,33 @@ pub(crate) enum Step {
 
 #[derive(Debug)]
 pub(crate) enum Action {
-    OpenPerformance,
-    Click { perf: u32, link: Id, buys: bool },
-    Order { perf: u32, visitor: Option<Id> },
-    Step { ticket: u64, step: Step },
-    ChangeDefinition { perf: u32 },
-    ChangeConsent { customer: u32 },
-    Close { perf: u32 },
+    /// Opens a performance; the one with `chain` also plans the next opening, so
+    /// performances open at a steady rate.
+    OpenPerformance {
+        chain: bool,
+    },
+    Click {
+        perf: u32,
+        link: Id,
+        buys: bool,
+    },
+    Order {
+        perf: u32,
+        visitor: Option<Id>,
+    },
+    Step {
+        ticket: u64,
+        step: Step,
+    },
+    ChangeDefinition {
+        perf: u32,
+    },
+    ChangeConsent {
+        customer: u32,
+    },
+    Close {
+        perf: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -162,7 +182,7 @@ impl Sim {
         for i in 0..open_target {
             sim.schedule(
                 START + i64::try_from(i).unwrap_or(0) * 7 * MINUTE,
-                Action::OpenPerformance,
+                Action::OpenPerformance { chain: i == 0 },
             );
         }
         sim
@@ -209,7 +229,7 @@ impl Sim {
                     self.run(planned.action);
                 }
                 // Performances keep opening, so the queue is never empty; this is a guard.
-                None => self.schedule(self.now + HOUR, Action::OpenPerformance),
+                None => self.schedule(self.now + HOUR, Action::OpenPerformance { chain: true }),
             }
         }
     }
@@ -282,7 +302,7 @@ impl Sim {
     fn run(&mut self, action: Action) {
         let t = self.now;
         match action {
-            Action::OpenPerformance => self.open_performance(t),
+            Action::OpenPerformance { chain } => self.open_performance(t, chain),
             Action::Click { perf, link, buys } => self.click(t, perf, link, buys),
             Action::Order { perf, visitor } => self.order(t, perf, visitor),
             Action::Step { ticket, step } => self.step(t, ticket, step),

@@ -106,21 +106,25 @@ impl FrameWriter {
         start
     }
 
-    /// Appends one record: its canonical bytes and its hash. Returns where the
-    /// canonical bytes sit in `buf`.
-    pub(crate) fn record(
+    /// Appends one record whose canonical bytes are the concatenation of `parts`, and
+    /// its hash, computed by `hash` over those bytes once in place. Returns where the
+    /// canonical bytes sit in `buf`, and the hash.
+    pub(crate) fn record_parts(
         buf: &mut Vec<u8>,
-        canonical: &[u8],
-        hash: &[u8; 32],
-    ) -> Result<(usize, usize), StoreError> {
+        parts: [&[u8]; 4],
+        hash: impl FnOnce(&[u8]) -> counterfoil_core::Hash,
+    ) -> Result<((usize, usize), counterfoil_core::Hash), StoreError> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         let _ = rmp::encode::write_array_len(buf, 2);
-        let len = u32::try_from(canonical.len()).map_err(encoding)?;
-        let _ = rmp::encode::write_bin_len(buf, len);
+        let _ = rmp::encode::write_bin_len(buf, u32::try_from(len).map_err(encoding)?);
         let at = buf.len();
-        buf.extend_from_slice(canonical);
+        for p in parts {
+            buf.extend_from_slice(p);
+        }
+        let h = hash(&buf[at..]);
         let _ = rmp::encode::write_bin_len(buf, 32);
-        buf.extend_from_slice(hash);
-        Ok((at, at + canonical.len()))
+        buf.extend_from_slice(&h.0);
+        Ok(((at, at + len), h))
     }
 
     /// Fills in the length and checksum of the frame that starts at `start`.
@@ -332,8 +336,9 @@ mod tests {
     fn frames_round_trip_and_detect_damage() {
         let mut buf = Vec::new();
         let start = FrameWriter::begin(&mut buf, 7, 2);
-        FrameWriter::record(&mut buf, b"abc", &[1; 32]).unwrap();
-        FrameWriter::record(&mut buf, b"", &[2; 32]).unwrap();
+        let h = |b: u8| move |_: &[u8]| counterfoil_core::Hash([b; 32]);
+        FrameWriter::record_parts(&mut buf, [b"a", b"", b"bc", b""], h(1)).unwrap();
+        FrameWriter::record_parts(&mut buf, [b"", b"", b"", b""], h(2)).unwrap();
         FrameWriter::finish(&mut buf, start).unwrap();
         let FrameCheck::Good { total } = check_frame(&buf) else {
             panic!("frame should check")
@@ -393,9 +398,21 @@ mod canonical_tests {
         };
         let id = new.id;
         let mut scratch = Vec::new();
-        let rec = StoredRecord::seal(new, "ticket-T1".into(), 3, 42, chrono::Utc::now(), &Hash::GENESIS, &mut scratch).unwrap();
+        let rec = StoredRecord::seal(
+            new,
+            "ticket-T1".into(),
+            3,
+            42,
+            chrono::Utc::now(),
+            &Hash::GENESIS,
+            &mut scratch,
+        )
+        .unwrap();
         let head = super::fast_head(&scratch).expect("the fast path reads canonical bytes");
-        assert_eq!((head.position, head.stream, head.revision, head.id), (42, "ticket-T1", 3, id));
+        assert_eq!(
+            (head.position, head.stream, head.revision, head.id),
+            (42, "ticket-T1", 3, id)
+        );
         assert_eq!(super::record_head(&scratch).unwrap(), head);
         assert_eq!(rec.id, id);
     }

@@ -224,41 +224,63 @@ impl Index {
         }
     }
 
-    /// Rebuilds the hash tables from the arrays (after loading a snapshot).
+    /// Rebuilds the hash tables from the arrays (after loading a snapshot). The id
+    /// table and the stream-name table are built on two threads: this is most of the
+    /// time it takes to open a large log.
     pub(crate) fn rebuild_tables(&mut self) {
-        let overflow: std::collections::HashSet<u64> = self.id_overflow.values().copied().collect();
-        let fps = &self.fps;
-        let narrow = fps.len().min(u32::MAX as usize);
-        self.ids = HashTable::with_capacity(narrow);
-        self.ids_wide = HashTable::new();
-        for (p, &fp) in fps.iter().enumerate() {
-            if !overflow.is_empty() && overflow.contains(&(p as u64)) {
-                continue;
-            }
-            match u32::try_from(p) {
-                Ok(q) => {
-                    self.ids.insert_unique(fp, q, |&q| fps[q as usize]);
-                }
-                Err(_) => {
-                    self.ids_wide
-                        .insert_unique(fp, p as u64, |&q| fps[q as usize]);
-                }
-            }
-        }
         let Index {
+            fps,
+            id_overflow,
+            ids,
+            ids_wide,
             by_name,
             streams,
             names,
             hasher,
             ..
         } = self;
-        *by_name = HashTable::with_capacity(streams.len());
-        for (i, e) in streams.iter().enumerate() {
-            let h = hasher.hash_one(name_of(names, e));
-            by_name.insert_unique(h, i as u32, |&j| {
-                hasher.hash_one(name_of(names, &streams[j as usize]))
-            });
-        }
+        let build_names = || {
+            let mut table = HashTable::with_capacity(streams.len());
+            for (i, e) in streams.iter().enumerate() {
+                let h = hasher.hash_one(name_of(names, e));
+                table.insert_unique(h, i as u32, |&j: &u32| {
+                    hasher.hash_one(name_of(names, &streams[j as usize]))
+                });
+            }
+            table
+        };
+        let build_ids = || {
+            let overflow: std::collections::HashSet<u64> = id_overflow.values().copied().collect();
+            let mut narrow = HashTable::with_capacity(fps.len().min(u32::MAX as usize));
+            let mut wide = HashTable::new();
+            for (p, &fp) in fps.iter().enumerate() {
+                if !overflow.is_empty() && overflow.contains(&(p as u64)) {
+                    continue;
+                }
+                match u32::try_from(p) {
+                    Ok(q) => {
+                        narrow.insert_unique(fp, q, |&q: &u32| fps[q as usize]);
+                    }
+                    Err(_) => {
+                        wide.insert_unique(fp, p as u64, |&q: &u64| fps[q as usize]);
+                    }
+                }
+            }
+            (narrow, wide)
+        };
+        let (tables, names_table) = std::thread::scope(|scope| {
+            let names = std::thread::Builder::new()
+                .name("counterfoil-log-open".into())
+                .spawn_scoped(scope, build_names);
+            let tables = build_ids();
+            let names_table = match names {
+                Ok(h) => h.join().ok(),
+                Err(_) => None,
+            };
+            (tables, names_table)
+        });
+        (*ids, *ids_wide) = tables;
+        *by_name = names_table.unwrap_or_else(build_names);
     }
 
     /// The previous position of the stream holding `pos`.

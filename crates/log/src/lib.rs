@@ -9,10 +9,14 @@
 //! index.snap                   the indexes as of some position (index.snap.tmp while replaced)
 //! ```
 //!
-//! Module map: [`format`](crate) owns the bytes, `index` the in-memory indexes,
-//! `snapshot` their image on disk, `open` recovery, `writer` the write path, `read`
-//! the read path, `store` the [`Store`](counterfoil_core::Store) trait, `verify` the
-//! full check, [`vfs`] file access.
+//! Module map: `format` owns the bytes, `index` the in-memory indexes, `snapshot`
+//! their image on disk, `open` recovery, `writer` the write path (group commit),
+//! `read` the read path, `store` the [`Store`](counterfoil_core::Store) trait,
+//! `verify` the full check, [`vfs`] file access.
+//!
+//! Invariants: only the writer thread changes the log and the indexes; the indexes
+//! hold only records that are durable (`Strict`), so every reader sees a prefix of the
+//! log with no gaps; a frame is an append unit and is never split.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,6 +27,7 @@ use std::time::Duration;
 use counterfoil_core::StoreError;
 use tokio::sync::{oneshot, watch};
 
+mod canonical;
 mod format;
 mod index;
 mod open;
@@ -63,7 +68,9 @@ pub struct LogConfig {
     /// larger than this goes alone into its own segment). Default 256 MiB; clamped to
     /// 4 KiB ..= 4 GiB.
     pub segment_bytes: u64,
-    /// Write an index snapshot after this many new records. Default 1,000,000.
+    /// Write an index snapshot after this many new records (or after the log grew by
+    /// a quarter, if that is more), bounding what a reopen after a crash rescans.
+    /// Default 1,000,000.
     pub index_checkpoint_records: u64,
     /// File access; the real file system by default.
     pub vfs: Arc<dyn Vfs>,
@@ -202,7 +209,6 @@ impl Log {
             snapshot_thread: None,
             buf: Vec::new(),
             scratch: Vec::new(),
-            spent: Default::default(),
             group: Default::default(),
         };
         std::thread::Builder::new()

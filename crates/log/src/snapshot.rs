@@ -18,55 +18,91 @@ const VERSION: u32 = 1;
 pub(crate) const SNAPSHOT_FILE: &str = "index.snap";
 pub(crate) const SNAPSHOT_TEMP: &str = "index.snap.tmp";
 
-/// Encodes the whole index. The last segment's `len` is where a rescan resumes.
-pub(crate) fn encode(idx: &Index) -> Vec<u8> {
-    let n = idx.fps.len();
-    let mut b = Vec::with_capacity(64 + n * 16 + idx.streams.len() * 56 + idx.names.len());
+/// Per-record arrays are copied this many positions at a time.
+const CHUNK: usize = 1 << 20;
+
+/// Everything in a snapshot but the per-record arrays, as of `n` records.
+struct Captured {
+    n: usize,
+    segments: Vec<SegmentMeta>,
+    far: Vec<(u64, u64)>,
+    over: Vec<(u64, Uuid)>,
+    streams: Vec<StreamEntry>,
+    names: String,
+    marks: Vec<(u32, Vec<u64>)>,
+}
+
+fn capture(idx: &Index) -> Captured {
+    let mut far: Vec<(u64, u64)> = idx.prev_far.iter().map(|(&k, &v)| (k, v)).collect();
+    far.sort_unstable();
+    let mut over: Vec<(u64, Uuid)> = idx.id_overflow.iter().map(|(k, &v)| (v, *k)).collect();
+    over.sort_unstable();
+    let mut marks: Vec<(u32, Vec<u64>)> = idx.marks.iter().map(|(&k, v)| (k, v.clone())).collect();
+    marks.sort_unstable_by_key(|(k, _)| *k);
+    Captured {
+        n: idx.fps.len(),
+        segments: idx.segments.clone(),
+        far,
+        over,
+        streams: idx.streams.clone(),
+        names: idx.names.clone(),
+        marks,
+    }
+}
+
+/// Appends positions `range` of the three per-record arrays' `which` (0: frame
+/// offsets, 1: fingerprints, 2: previous links).
+fn put_arrays(b: &mut Vec<u8>, idx: &Index, which: u8, range: std::ops::Range<usize>) {
+    match which {
+        0 => idx.frame_off[range].iter().for_each(|&o| put32(b, o)),
+        1 => idx.fps[range].iter().for_each(|&f| put64(b, f)),
+        _ => idx.prev[range].iter().for_each(|&p| put32(b, p)),
+    }
+}
+
+/// Encodes a snapshot from `c` and the per-record arrays, which `arrays` appends
+/// chunk by chunk.
+fn encode_captured(
+    c: &Captured,
+    mut arrays: impl FnMut(&mut Vec<u8>, u8, std::ops::Range<usize>),
+) -> Vec<u8> {
+    let n = c.n;
+    let mut b = Vec::with_capacity(64 + n * 16 + c.streams.len() * 56 + c.names.len());
     b.extend_from_slice(MAGIC);
     put32(&mut b, VERSION);
     put32(&mut b, 0);
     put64(&mut b, n as u64);
-    put64(&mut b, idx.segments.len() as u64);
-    for s in &idx.segments {
+    put64(&mut b, c.segments.len() as u64);
+    for s in &c.segments {
         put64(&mut b, s.first);
         put64(&mut b, s.len);
     }
-    for &o in &idx.frame_off {
-        put32(&mut b, o);
+    for which in 0..3 {
+        for start in (0..n).step_by(CHUNK) {
+            arrays(&mut b, which, start..(start + CHUNK).min(n));
+        }
     }
-    for &f in &idx.fps {
-        put64(&mut b, f);
-    }
-    for &p in &idx.prev {
-        put32(&mut b, p);
-    }
-    let mut far: Vec<(u64, u64)> = idx.prev_far.iter().map(|(&k, &v)| (k, v)).collect();
-    far.sort_unstable();
-    put64(&mut b, far.len() as u64);
-    for (k, v) in far {
+    put64(&mut b, c.far.len() as u64);
+    for &(k, v) in &c.far {
         put64(&mut b, k);
         put64(&mut b, v);
     }
-    let mut over: Vec<(u64, Uuid)> = idx.id_overflow.iter().map(|(k, &v)| (v, *k)).collect();
-    over.sort_unstable();
-    put64(&mut b, over.len() as u64);
-    for (pos, id) in over {
+    put64(&mut b, c.over.len() as u64);
+    for (pos, id) in &c.over {
         b.extend_from_slice(id.as_bytes());
-        put64(&mut b, pos);
+        put64(&mut b, *pos);
     }
-    put64(&mut b, idx.streams.len() as u64);
-    put64(&mut b, idx.names.len() as u64);
-    b.extend_from_slice(idx.names.as_bytes());
-    for e in &idx.streams {
+    put64(&mut b, c.streams.len() as u64);
+    put64(&mut b, c.names.len() as u64);
+    b.extend_from_slice(c.names.as_bytes());
+    for e in &c.streams {
         put64(&mut b, e.name);
         put64(&mut b, e.last);
         put64(&mut b, e.count);
         b.extend_from_slice(&e.hash);
     }
-    let mut marks: Vec<(&u32, &Vec<u64>)> = idx.marks.iter().collect();
-    marks.sort_unstable_by_key(|(k, _)| **k);
-    put64(&mut b, marks.len() as u64);
-    for (s, m) in marks {
+    put64(&mut b, c.marks.len() as u64);
+    for (s, m) in &c.marks {
         put32(&mut b, *s);
         put32(&mut b, m.len() as u32);
         for &p in m {
@@ -76,6 +112,26 @@ pub(crate) fn encode(idx: &Index) -> Vec<u8> {
     let crc = crc32c::crc32c(&b);
     put32(&mut b, crc);
     b
+}
+
+/// Encodes the whole index. The last segment's `len` is where a rescan resumes.
+#[cfg(test)]
+pub(crate) fn encode(idx: &Index) -> Vec<u8> {
+    encode_captured(&capture(idx), |b, which, range| {
+        put_arrays(b, idx, which, range)
+    })
+}
+
+/// Encodes the index of a live log without stopping the writer for long: what
+/// changes (streams, the small maps) is copied under one read lock, as of `n`
+/// records; the per-record arrays only grow, so their first `n` entries are read a
+/// chunk at a time, releasing the lock in between so the writer can publish.
+pub(crate) fn encode_live(lock: &std::sync::RwLock<Index>) -> Vec<u8> {
+    let read = || lock.read().unwrap_or_else(|e| e.into_inner());
+    let captured = capture(&read());
+    encode_captured(&captured, |b, which, range| {
+        put_arrays(b, &read(), which, range)
+    })
 }
 
 fn put32(b: &mut Vec<u8>, v: u32) {

@@ -13,6 +13,7 @@ use counterfoil_core::{
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
+use crate::canonical;
 use crate::format::id_fingerprint;
 use crate::read::{plan_positions, plan_range, read_positions};
 use crate::writer::Request;
@@ -57,9 +58,13 @@ impl Log {
         batch: bool,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
         self.check_open()?;
+        // The costly part of each record's canonical bytes is encoded here, on the
+        // caller's task, rather than on the writer thread that every append shares.
+        let parts = canonical::prepare(&units)?;
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append {
             units,
+            parts,
             batch,
             reply,
         })?;

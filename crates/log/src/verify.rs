@@ -78,6 +78,7 @@ struct Run<'a> {
     report: VerifyReport,
     pos: u64,
     progress: &'a mut dyn FnMut(u64),
+    scratch: Vec<u8>,
 }
 
 type Found = Result<(), Mismatch>;
@@ -129,6 +130,7 @@ pub(crate) fn verify(
         },
         pos: 0,
         progress,
+        scratch: Vec::new(),
     };
     let found = run.all(&segments, end);
     let mut report = run.report;
@@ -165,7 +167,8 @@ impl Run<'_> {
             .collect();
         on_disk.sort_unstable();
         let known: Vec<u64> = segments.iter().map(|s| s.first).collect();
-        if let Some(extra) = on_disk.iter().find(|f| !known.contains(f)) {
+        // A segment created by a roll since `verify` started begins at or after `end`.
+        if let Some(extra) = on_disk.iter().find(|&&f| !known.contains(&f) && f < end) {
             return Ok(Err(mismatch(
                 *extra,
                 0,
@@ -340,6 +343,17 @@ impl Run<'_> {
                     pos,
                     stream,
                     format!("record says position {}", rec.position),
+                ));
+            }
+            // What was hashed must be the record's one canonical encoding.
+            self.scratch.clear();
+            rec.encode_canonical(&mut self.scratch)
+                .map_err(|e| bad(pos, stream, format!("record does not encode: {e}")))?;
+            if self.scratch != raw.canonical {
+                return Err(bad(
+                    pos,
+                    stream,
+                    "stored bytes are not the record's canonical encoding".into(),
                 ));
             }
             let chain = self.streams.get(&rec.stream);

@@ -3,7 +3,9 @@
 //!
 //! Group commit: it takes every request waiting on its channel, checks each append
 //! unit in order against the index plus what this group already accepted, seals the
-//! accepted records (positions, revisions, hash chain) into frames in one buffer, then
+//! accepted records (positions, revisions, hash chain; the costly part of their
+//! canonical bytes was encoded by the caller, see `canonical`) into frames in one
+//! buffer, then
 //! does ONE write and ONE `fdatasync` for the whole group. Only then does it publish
 //! the records to the index, advance the durable watermark and answer, so nothing is
 //! acknowledged or visible before it is durable. A failed write or sync poisons the
@@ -16,13 +18,13 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use counterfoil_core::{
-    AppendOutcome, AppendUnit, Hash, NewRecord, RecordOutcome, StoreError, StoredRecord, StreamWrite, Timestamp,
-    UnitOutcome,
+    AppendOutcome, AppendUnit, Hash, RecordOutcome, StoreError, StoredRecord, UnitOutcome,
 };
 use hashbrown::HashTable;
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
+use crate::canonical::{self, Prepared};
 use crate::format::{
     FrameWriter, HEADER_LEN, MAX_STREAM_NAME, id_fingerprint, segment_file_name, segment_header,
 };
@@ -40,25 +42,24 @@ pub(crate) type AppendReply = oneshot::Sender<Reply>;
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub result: Result<Vec<UnitOutcome>, StoreError>,
-    /// What is left of the caller's records once written, handed back so that the
-    /// caller's thread, which allocated them, frees them instead of the writer.
+    /// The caller's records and their encoded parts, handed back so that the caller's
+    /// thread, which allocated them, frees them instead of the writer.
     pub spent: Spent,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Spent {
-    records: Vec<StoredRecord>,
-    writes: Vec<StreamWrite>,
+    #[expect(dead_code, reason = "held only to be dropped by the caller")]
     units: Vec<AppendUnit>,
-}
-
-fn answer(reply: AppendReply, result: Result<Vec<UnitOutcome>, StoreError>, spent: Spent) {
-    let _ = reply.send(Reply { result, spent });
+    #[expect(dead_code, reason = "held only to be dropped by the caller")]
+    parts: Prepared,
 }
 
 pub(crate) enum Request {
     Append {
         units: Vec<AppendUnit>,
+        /// The caller's parts of the records' canonical bytes.
+        parts: Prepared,
         /// `append_batch`: after the first failed unit, the rest are not attempted.
         batch: bool,
         reply: AppendReply,
@@ -89,8 +90,25 @@ pub(crate) struct Writer {
     pub snapshot_thread: Option<std::thread::JoinHandle<()>>,
     pub buf: Vec<u8>,
     pub scratch: Vec<u8>,
-    pub spent: Spent,
     pub group: Group,
+}
+
+/// An append request waiting in the current group.
+pub(crate) struct Pending {
+    units: Vec<AppendUnit>,
+    parts: Prepared,
+    batch: bool,
+    reply: AppendReply,
+}
+
+impl Pending {
+    fn answer(self, result: Result<Vec<UnitOutcome>, StoreError>) {
+        let spent = Spent {
+            units: self.units,
+            parts: self.parts,
+        };
+        let _ = self.reply.send(Reply { result, spent });
+    }
 }
 
 /// A failed write or sync, kept so each waiting caller gets its own copy.
@@ -157,6 +175,9 @@ struct GroupFrame {
 #[derive(Default)]
 pub(crate) struct Group {
     first_pos: u64,
+    /// The `recorded_at` field of every record of the group, encoded: one clock
+    /// reading per group.
+    recorded: Vec<u8>,
     records: Vec<GroupRecord>,
     frames: Vec<GroupFrame>,
     streams: Vec<GroupStream>,
@@ -169,8 +190,9 @@ pub(crate) struct Group {
 }
 
 impl Group {
-    fn reset(&mut self, first_pos: u64, records: usize) {
+    fn reset(&mut self, first_pos: u64, records: usize) -> Result<(), StoreError> {
         self.first_pos = first_pos;
+        canonical::recorded_at(&mut self.recorded, &chrono::Utc::now())?;
         self.records.clear();
         self.frames.clear();
         self.streams.clear();
@@ -179,6 +201,7 @@ impl Group {
         self.ids.clear();
         self.records.reserve(records);
         self.ids.reserve(records, |_| 0);
+        Ok(())
     }
 
     fn name(&self, slot: usize) -> &str {
@@ -270,15 +293,21 @@ impl Writer {
                 match req {
                     Request::Append {
                         units,
+                        parts,
                         batch,
                         reply,
                     } => {
                         records += units
                             .iter()
-                            .flat_map(|u| u.iter())
+                            .flatten()
                             .map(|w| w.records.len())
                             .sum::<usize>();
-                        appends.push((units, batch, reply));
+                        appends.push(Pending {
+                            units,
+                            parts,
+                            batch,
+                            reply,
+                        });
                     }
                     Request::Close { reply } => {
                         close = Some(reply);
@@ -328,82 +357,96 @@ impl Writer {
         Ok(())
     }
 
-    fn group(&mut self, appends: Vec<(Vec<AppendUnit>, bool, AppendReply)>) {
+    fn group(&mut self, appends: Vec<Pending>) {
         if let Some(cause) = &self.poisoned {
-            for (_, _, reply) in appends {
+            for p in appends {
                 let e = StoreError::Poisoned {
                     cause: cause.clone(),
                 };
-                answer(reply, Err(e), Spent::default());
+                p.answer(Err(e));
             }
             return;
         }
-        let recorded_at = chrono::Utc::now();
-        let shared = self.shared.clone();
         let pending = appends
             .iter()
-            .flat_map(|(units, _, _)| units.iter().flat_map(|u| u.iter()))
+            .flat_map(|p| p.units.iter().flatten())
             .map(|w| w.records.len())
             .sum();
         let mut g = std::mem::take(&mut self.group);
-        g.reset(self.next_pos, pending);
+        match g.reset(self.next_pos, pending) {
+            Ok(()) => self.run_group(&mut g, appends),
+            Err(e) => {
+                for p in appends {
+                    let e = StoreError::Encoding(e.to_string());
+                    p.answer(Err(e));
+                }
+            }
+        }
+        self.group = g;
+    }
+
+    fn run_group(&mut self, g: &mut Group, appends: Vec<Pending>) {
+        let shared = self.shared.clone();
         self.buf.clear();
         let mut answers = Vec::with_capacity(appends.len());
         {
             let idx = shared.index.read().unwrap_or_else(|e| e.into_inner());
-            for (units, batch, reply) in appends {
-                let n: usize = units.iter().flat_map(|u| u.iter()).map(|w| w.records.len()).sum();
-                self.spent.records.reserve(n);
-                let mut out = Vec::with_capacity(units.len());
+            for p in appends {
+                let mut out = Vec::with_capacity(p.units.len());
                 let mut failed = false;
-                for unit in units {
+                let mut first = 0;
+                for unit in &p.units {
+                    let n = unit.iter().map(|w| w.records.len()).sum::<usize>();
                     if failed {
                         out.push(UnitOutcome::NotAttempted);
-                        continue;
-                    }
-                    match self.unit(&mut g, &idx, unit, recorded_at) {
-                        Ok(o) => out.push(UnitOutcome::Appended(o)),
-                        Err(e) => {
-                            failed = batch;
-                            out.push(UnitOutcome::Failed(e));
+                    } else {
+                        match self.unit(g, &idx, unit, &p.parts, first) {
+                            Ok(o) => out.push(UnitOutcome::Appended(o)),
+                            Err(e) => {
+                                failed = p.batch;
+                                out.push(UnitOutcome::Failed(e));
+                            }
                         }
                     }
+                    first += n;
                 }
-                answers.push((out, reply, std::mem::take(&mut self.spent)));
+                answers.push((out, p));
             }
         }
         if g.records.is_empty() {
-            for (out, reply, spent) in answers {
-                answer(reply, Ok(out), spent);
+            for (out, p) in answers {
+                p.answer(Ok(out));
             }
             return;
         }
-        match self.write(&g) {
+        match self.write(g) {
             Ok((placements, new_segments)) => {
-                self.publish(&g, &placements, &new_segments);
-                for (out, reply, spent) in answers {
-                    answer(reply, Ok(out), spent);
+                self.publish(g, &placements, &new_segments);
+                for (out, p) in answers {
+                    p.answer(Ok(out));
                 }
                 self.maybe_checkpoint(g.records.len() as u64);
             }
             Err(f) => {
                 tracing::error!("{}; the log refuses writes until reopened", f.cause());
                 self.poisoned = Some(f.cause());
-                for (_, reply, spent) in answers {
-                    answer(reply, Err(f.error()), spent);
+                for (_, p) in answers {
+                    p.answer(Err(f.error()));
                 }
             }
         }
     }
 
     /// Checks and seals one unit into the group, or refuses it leaving the group as it
-    /// was.
+    /// was. `parts` holds the caller's encoded parts of the request's records; this
+    /// unit's start at `first`.
     fn unit(
         &mut self,
         g: &mut Group,
         idx: &Index,
-        unit: AppendUnit,
-        recorded_at: Timestamp,
+        unit: &AppendUnit,
+        parts: &Prepared,
+        first: usize,
     ) -> Result<AppendOutcome, StoreError> {
         let total: usize = unit.iter().map(|w| w.records.len()).sum();
         if total == 0 {
@@ -411,7 +454,7 @@ impl Writer {
                 "an append needs at least one record".into(),
             ));
         }
-        for w in &unit {
+        for w in unit {
             check_stream_name(&w.stream)?;
         }
         if total > 1 {
@@ -429,7 +472,7 @@ impl Writer {
         // if the streams have moved on since.
         let mut duplicates = Vec::new();
         let mut taken = Vec::with_capacity(total);
-        for w in &unit {
+        for w in unit {
             for r in &w.records {
                 let (stored, fp_taken) = self.existing(g, idx, &r.id)?;
                 taken.push(fp_taken);
@@ -464,7 +507,7 @@ impl Writer {
         let mark_buf = self.buf.len();
         let mark_records = g.records.len();
         let mut undo: Vec<(u32, GroupStream)> = Vec::new();
-        let result = self.seal_unit(g, idx, unit, &taken, recorded_at, &mut undo);
+        let result = self.seal_unit(g, idx, unit, parts, first, &taken, &mut undo);
         if result.is_err() {
             self.buf.truncate(mark_buf);
             let dropped: Vec<(u64, u32)> = (mark_records..g.records.len())
@@ -481,22 +524,23 @@ impl Writer {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn seal_unit(
         &mut self,
         g: &mut Group,
         idx: &Index,
-        unit: AppendUnit,
+        unit: &AppendUnit,
+        parts: &Prepared,
+        first: usize,
         taken: &[bool],
-        recorded_at: Timestamp,
         undo: &mut Vec<(u32, GroupStream)>,
     ) -> Result<AppendOutcome, StoreError> {
         let total = taken.len();
         let first_pos = g.next_pos();
         let start = FrameWriter::begin(&mut self.buf, first_pos, total as u32);
         let mut records = Vec::with_capacity(total);
-        let mut taken = taken.iter();
-        let mut unit = unit;
-        for mut w in unit.drain(..) {
+        let mut k = first;
+        for w in unit {
             let slot = g.slot(idx, &w.stream);
             let st = &g.streams[slot as usize];
             w.expected.check(&w.stream, st.count.checked_sub(1))?;
@@ -504,13 +548,50 @@ impl Writer {
                 continue;
             }
             undo.push((slot, st.clone()));
-            for new in w.records.drain(..) {
-                let fp_taken = taken.next().copied().unwrap_or(true);
-                self.seal_record(g, slot, &w.stream, new, fp_taken, recorded_at, &mut records)?;
+            for new in &w.records {
+                let (middle, tail) = parts.parts(k).ok_or_else(|| {
+                    StoreError::Encoding(format!("no encoded parts for record {}", new.id))
+                })?;
+                let fp_taken = taken.get(k - first).copied().unwrap_or(true);
+                k += 1;
+                let position = g.next_pos();
+                let st = &mut g.streams[slot as usize];
+                let revision = st.count;
+                canonical::head(&mut self.scratch, position, &w.stream, revision);
+                let previous = st.hash;
+                let (range, hash) = FrameWriter::record_parts(
+                    &mut self.buf,
+                    [&self.scratch, middle, &g.recorded, tail],
+                    |bytes| Hash::chain(&previous, bytes),
+                )?;
+                st.count += 1;
+                st.last = position;
+                st.hash = hash;
+                let fp = id_fingerprint(&new.id);
+                let fp_taken = fp_taken || g.has_fp(fp);
+                let i = g.records.len() as u32;
+                g.records.push(GroupRecord {
+                    id: new.id,
+                    fp,
+                    fp_taken,
+                    slot,
+                    hash: hash.0,
+                    canonical: range,
+                });
+                let Group {
+                    ids, records: rs, ..
+                } = &mut *g;
+                ids.insert_unique(fp, i, |&j| rs[j as usize].fp);
+                records.push(RecordOutcome {
+                    id: new.id,
+                    stream: w.stream.clone(),
+                    revision,
+                    position,
+                    hash,
+                    duplicate: false,
+                });
             }
-            self.spent.writes.push(w);
         }
-        self.spent.units.push(unit);
         FrameWriter::finish(&mut self.buf, start)?;
         g.frames.push(GroupFrame {
             start,
@@ -519,57 +600,6 @@ impl Writer {
             count: total as u64,
         });
         Ok(AppendOutcome { records })
-    }
-
-    fn seal_record(
-        &mut self,
-        g: &mut Group,
-        slot: u32,
-        stream: &str,
-        new: NewRecord,
-        fp_taken: bool,
-        recorded_at: Timestamp,
-        out: &mut Vec<RecordOutcome>,
-    ) -> Result<(), StoreError> {
-        let position = g.next_pos();
-        let st = &mut g.streams[slot as usize];
-        let revision = st.count;
-        let mut rec = StoredRecord::seal(
-            new,
-            stream.to_string(),
-            revision,
-            position,
-            recorded_at,
-            &st.hash,
-            &mut self.scratch,
-        )?;
-        let canonical = FrameWriter::record(&mut self.buf, &self.scratch, &rec.hash.0)?;
-        st.count += 1;
-        st.last = position;
-        st.hash = rec.hash;
-        let fp = id_fingerprint(&rec.id);
-        let fp_taken = fp_taken || g.has_fp(fp);
-        let i = g.records.len() as u32;
-        g.records.push(GroupRecord {
-            id: rec.id,
-            fp,
-            fp_taken,
-            slot,
-            hash: rec.hash.0,
-            canonical,
-        });
-        let Group { ids, records, .. } = g;
-        ids.insert_unique(fp, i, |&j| records[j as usize].fp);
-        out.push(RecordOutcome {
-            id: rec.id,
-            revision,
-            position,
-            hash: rec.hash,
-            stream: std::mem::take(&mut rec.stream),
-            duplicate: false,
-        });
-        self.spent.records.push(rec);
-        Ok(())
     }
 
     /// The record already stored (or accepted earlier in this group) with this id,
@@ -584,7 +614,10 @@ impl Writer {
         if let Some(i) = g.find_id(fp, id) {
             let r = &g.records[i as usize];
             let bytes = &self.buf[r.canonical.0..r.canonical.1];
-            return Ok((Some(StoredRecord::decode_canonical(bytes, Hash(r.hash))?), true));
+            return Ok((
+                Some(StoredRecord::decode_canonical(bytes, Hash(r.hash))?),
+                true,
+            ));
         }
         let Some(p) = idx.find_fp(fp) else {
             return Ok((None, false));
@@ -717,9 +750,10 @@ impl Writer {
 
     fn maybe_checkpoint(&mut self, added: u64) {
         self.since_snapshot += added;
-        if self.since_snapshot < self.shared.checkpoint_records
-            || self.shared.snapshot_busy.load(Ordering::SeqCst)
-        {
+        // A snapshot rewrites the whole index, so on a large log wait for it to grow by
+        // a quarter: snapshot writes then stay a fraction of log writes.
+        let due = self.shared.checkpoint_records.max(self.next_pos / 4);
+        if self.since_snapshot < due || self.shared.snapshot_busy.load(Ordering::SeqCst) {
             return;
         }
         if self.shared.durability == Durability::Relaxed
@@ -752,13 +786,9 @@ impl Writer {
     }
 }
 
-/// Encodes the index under the read lock (appends keep being checked, only
-/// publishing waits) and replaces `index.snap` outside it.
+/// Encodes the index (see [`snapshot::encode_live`]) and replaces `index.snap`.
 pub(crate) fn write_snapshot(shared: &Shared) -> Result<(), StoreError> {
-    let bytes = {
-        let idx = shared.index.read().unwrap_or_else(|e| e.into_inner());
-        snapshot::encode(&idx)
-    };
+    let bytes = snapshot::encode_live(&shared.index);
     snapshot::write(&*shared.vfs, &shared.dir, &bytes)
 }
 

@@ -46,10 +46,9 @@ impl FromStr for AsOf {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         if let Some(n) = s.strip_prefix("pos:") {
-            return n
-                .parse()
-                .map(AsOf::Position)
-                .map_err(|e| format!("{s:?}: the position after \"pos:\" must be a whole number: {e}"));
+            return n.parse().map(AsOf::Position).map_err(|e| {
+                format!("{s:?}: the position after \"pos:\" must be a whole number: {e}")
+            });
         }
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| AsOf::Time(t.to_utc()))
@@ -72,14 +71,15 @@ pub async fn build_as_of_with<P: Projector>(
     let mut state = initial.fresh();
     let mut next = 0u64;
     loop {
-        let batch = store
-            .read_all(next, READ_CHUNK)
-            .await
-            .map_err(|source| ProjectionError::Store {
-                projection: P::NAME,
-                position: next,
-                source,
-            })?;
+        let batch =
+            store
+                .read_all(next, READ_CHUNK)
+                .await
+                .map_err(|source| ProjectionError::Store {
+                    projection: P::NAME,
+                    position: next,
+                    source,
+                })?;
         if batch.is_empty() {
             return Ok((state, next));
         }

@@ -9,8 +9,8 @@
 use std::fmt;
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
 use hashbrown::DefaultHashBuilder;
+use hashbrown::HashTable;
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -33,9 +33,7 @@ impl IdTable {
     /// The index of `id`, if it was interned.
     pub fn get(&self, id: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(id);
-        self.index
-            .find(hash, |&ix| self.name_at(ix) == id)
-            .copied()
+        self.index.find(hash, |&ix| self.name_at(ix) == id).copied()
     }
 
     /// The index of `id`, interning it if new. Indexes are handed out in order from 0.
@@ -80,10 +78,7 @@ impl IdTable {
 
     /// `(index, id)` in index order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.names
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i as u32, &**s))
+        self.names.iter().enumerate().map(|(i, s)| (i as u32, &**s))
     }
 }
 

@@ -15,7 +15,8 @@
 //!
 //! It also holds the small building blocks the projector crates share so that
 //! millions of tickets stay compact: [`IdTable`] (string ids interned to dense `u32`),
-//! [`TicketLife`] (a ticket's status in eight bytes), compact time encodings
+//! [`TicketLife`] (a ticket's status in eight bytes), [`Packed`] (several optional
+//! strings in one allocation), compact time encodings
 //! ([`time`]) and the [`CsvRow`] trait every report row implements.
 
 mod as_of;
@@ -25,6 +26,7 @@ mod ids;
 mod life;
 mod live;
 mod many;
+mod packed;
 mod runner;
 pub mod state_file;
 pub mod synthetic;
@@ -37,6 +39,7 @@ pub use ids::{IdTable, NONE};
 pub use life::TicketLife;
 pub use live::{LiveRunner, LiveState};
 pub use many::{DynProjection, catch_up_all, rebuild_all};
+pub use packed::Packed;
 pub use runner::{OpenOutcome, Projection, ProjectionConfig};
 pub use state_file::Rejection;
 pub use synthetic::SyntheticLog;

@@ -57,7 +57,8 @@ impl TicketLife {
     /// SPEC §4: a purchased ticket holds a seat of its current definition while issued
     /// or redeemed.
     pub fn holds_seat(&self) -> bool {
-        self.is_purchased() && matches!(self.status(), TicketStatus::Issued | TicketStatus::Redeemed)
+        self.is_purchased()
+            && matches!(self.status(), TicketStatus::Issued | TicketStatus::Redeemed)
     }
 
     /// Holds a seat and has a standing redemption ("scanned" in link attribution).
@@ -92,7 +93,9 @@ mod tests {
 
     fn body(kind: u8) -> RecordBody {
         let id = Id::new("T").unwrap();
-        let r = TicketRef { ticket_id: id.clone() };
+        let r = TicketRef {
+            ticket_id: id.clone(),
+        };
         match kind % 9 {
             0 => B::TicketRedeemed(TicketRedeemed {
                 ticket_id: id,

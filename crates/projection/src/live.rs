@@ -177,7 +177,9 @@ impl<P: Projector> LiveRunner<P> {
     /// Folds a batch under one write lock; stops at the first error and returns it.
     fn fold(
         &mut self,
-        batch: Vec<std::result::Result<counterfoil_core::StoredRecord, counterfoil_core::StoreError>>,
+        batch: Vec<
+            std::result::Result<counterfoil_core::StoredRecord, counterfoil_core::StoreError>,
+        >,
     ) -> Option<counterfoil_core::StoreError> {
         let mut failure = None;
         {

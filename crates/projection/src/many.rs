@@ -53,20 +53,20 @@ pub async fn catch_up_all(
     progress(0, total);
     let mut next = start;
     let mut read = 0u64;
-    while next < end {
-        let batch = store
-            .read_all(next, READ_CHUNK)
-            .await
-            .map_err(|e| store_error(next, e))?;
+    // The next chunk is read (on the store's reading thread) while this one folds.
+    let mut ahead: Option<Reading<'_>> = (next < end).then(|| Reading::start(store, next));
+    while let Some(reading) = ahead.take() {
+        let batch = reading.finish().await.map_err(|e| store_error(next, e))?;
         let Some(last) = batch.last() else {
             break;
         };
         let after = last.position.saturating_add(1);
-        for record in &batch {
-            for p in projections.iter_mut() {
-                p.apply(record);
-            }
+        if after < end {
+            let mut reading = Reading::start(store, after);
+            reading.kick().await;
+            ahead = Some(reading);
         }
+        fold_chunk(projections, &batch);
         read += batch.len() as u64;
         next = after;
         progress(next.saturating_sub(start).min(total), total);
@@ -80,6 +80,63 @@ pub async fn catch_up_all(
         }
     }
     Ok(read)
+}
+
+type ReadResult = std::result::Result<Vec<StoredRecord>, counterfoil_core::StoreError>;
+
+/// A `read_all` under way: polled once to start it, finished later.
+struct Reading<'a> {
+    future: futures::future::BoxFuture<'a, ReadResult>,
+    done: Option<ReadResult>,
+}
+
+impl<'a> Reading<'a> {
+    fn start(store: &'a dyn Store, from: u64) -> Self {
+        Self {
+            future: store.read_all(from, READ_CHUNK),
+            done: None,
+        }
+    }
+
+    /// Polls once, so a store that reads on another thread starts now.
+    async fn kick(&mut self) {
+        if let std::task::Poll::Ready(r) = futures::poll!(&mut self.future) {
+            self.done = Some(r);
+        }
+    }
+
+    async fn finish(self) -> ReadResult {
+        match self.done {
+            Some(r) => r,
+            None => self.future.await,
+        }
+    }
+}
+
+/// Folds a chunk into every projection. Projections are independent, so with several
+/// each folds the chunk on its own thread: a rebuild of all read models takes about as
+/// long as the slowest one, given the cores.
+fn fold_chunk(projections: &mut [&mut dyn DynProjection], batch: &[StoredRecord]) {
+    match projections {
+        [] => {}
+        [one] => {
+            for record in batch {
+                one.apply(record);
+            }
+        }
+        [first, rest @ ..] => std::thread::scope(|s| {
+            for p in rest.iter_mut() {
+                s.spawn(move || {
+                    for record in batch {
+                        p.apply(record);
+                    }
+                });
+            }
+            for record in batch {
+                first.apply(record);
+            }
+        }),
+    }
 }
 
 /// Resets every projection and folds the whole log into all of them in one pass.

@@ -200,11 +200,17 @@ pub fn path_in(dir: &Path, name: &str) -> PathBuf {
 
 /// Replaces `path` atomically with `parts` (temp file, fsync, rename, fsync folder).
 /// On error, names the operation and the file it failed on.
-pub fn write_atomic(path: &Path, parts: &[&[u8]]) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
+pub fn write_atomic(
+    path: &Path,
+    parts: &[&[u8]],
+) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    fn at(op: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> (&'static str, PathBuf, std::io::Error) {
+    fn at(
+        op: &'static str,
+        p: &Path,
+    ) -> impl FnOnce(std::io::Error) -> (&'static str, PathBuf, std::io::Error) {
         let p = p.to_path_buf();
         move |e| (op, p, e)
     }
@@ -230,7 +236,15 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        let e = encode("n", 3, "s", 42, Some((41, Hash([7; 32]))), &vec![1u32, 2, 3]).unwrap();
+        let e = encode(
+            "n",
+            3,
+            "s",
+            42,
+            Some((41, Hash([7; 32]))),
+            &vec![1u32, 2, 3],
+        )
+        .unwrap();
         [e.head, e.body].concat()
     }
 
@@ -248,10 +262,16 @@ mod tests {
         for i in 0..good.len() {
             let mut bad = good.clone();
             bad[i] ^= 0x40;
-            assert!(decode::<Vec<u32>>(&bad, "n", 3, "s").is_err(), "flip at {i}");
+            assert!(
+                decode::<Vec<u32>>(&bad, "n", 3, "s").is_err(),
+                "flip at {i}"
+            );
         }
         for len in 0..good.len() {
-            assert!(decode::<Vec<u32>>(&good[..len], "n", 3, "s").is_err(), "cut at {len}");
+            assert!(
+                decode::<Vec<u32>>(&good[..len], "n", 3, "s").is_err(),
+                "cut at {len}"
+            );
         }
     }
 

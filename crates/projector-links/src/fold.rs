@@ -37,10 +37,14 @@ pub struct LinkAttribution {
     pub(crate) visitors: IdTable,
     /// The last click of each visitor, parallel to `visitors`.
     pub(crate) last_click: Vec<Click>,
-    /// `c:<customer_id>` or `e:<lower-cased email>`.
-    pub(crate) buyers: IdTable,
-    /// The order of each buyer's first purchase, parallel to `buyers`.
-    pub(crate) buyer_first_order: Vec<u32>,
+    /// Buyers known by customer id.
+    pub(crate) customers: IdTable,
+    /// The order of each such buyer's first purchase, parallel to `customers`.
+    pub(crate) customer_first_order: Vec<u32>,
+    /// Buyers without a customer id, by lower-cased (ASCII) email.
+    pub(crate) emails: IdTable,
+    /// The order of each such buyer's first purchase, parallel to `emails`.
+    pub(crate) email_first_order: Vec<u32>,
     pub(crate) orders: IdTable,
     pub(crate) ticket_types: IdTable,
     /// Attributed tickets only.
@@ -62,8 +66,10 @@ impl Default for LinkAttribution {
             link: Vec::new(),
             visitors: IdTable::new(),
             last_click: Vec::new(),
-            buyers: IdTable::new(),
-            buyer_first_order: Vec::new(),
+            customers: IdTable::new(),
+            customer_first_order: Vec::new(),
+            emails: IdTable::new(),
+            email_first_order: Vec::new(),
             orders: IdTable::new(),
             ticket_types: IdTable::new(),
             tickets: IdTable::new(),
@@ -116,9 +122,10 @@ impl Projector for LinkAttribution {
                 let organizer = self.organizers.intern(d.organizer_id.as_str());
                 let p = self.performance_slot(d.performance_id.as_str());
                 if let Some(slot) = self.performance_organizer.get_mut(p as usize)
-                    && *slot == NONE {
-                        *slot = organizer;
-                    }
+                    && *slot == NONE
+                {
+                    *slot = organizer;
+                }
             }
             B::DefinitionCreated(d) => {
                 let perf = self.performance_slot(d.performance_id.as_str());
@@ -166,18 +173,14 @@ impl Projector for LinkAttribution {
                     .get(d.definition_id.as_str())
                     .and_then(|def| self.definition_performance.get(def as usize).copied())
                     .unwrap_or(NONE);
-                let Some(link) = d
-                    .visitor_id
-                    .as_ref()
-                    .and_then(|v| self.attributed_link(v.as_str(), performance, record.occurred_at))
-                else {
+                let Some(link) = d.visitor_id.as_ref().and_then(|v| {
+                    self.attributed_link(v.as_str(), performance, record.occurred_at)
+                }) else {
                     return;
                 };
-                if self.tickets.get(d.ticket_id.as_str()).is_some() {
-                    return;
-                }
                 let t = self.tickets.intern(d.ticket_id.as_str());
                 if t as usize != self.sale.len() {
+                    // Purchased before (or the table is full): the first purchase stands.
                     return;
                 }
                 let mut life = TicketLife::default();
@@ -200,9 +203,9 @@ impl Projector for LinkAttribution {
                         .tickets
                         .get(id.as_str())
                         .and_then(|t| self.sale.get_mut(t as usize))
-                    {
-                        sale.life.apply(body);
-                    }
+                {
+                    sale.life.apply(body);
+                }
             }
         }
     }
@@ -243,7 +246,9 @@ impl LinkAttribution {
             .visitors
             .get(visitor)
             .and_then(|v| self.last_click.get(v as usize))?;
-        let earliest = at.checked_sub_signed(self.window()).unwrap_or(Timestamp::MIN_UTC);
+        let earliest = at
+            .checked_sub_signed(self.window())
+            .unwrap_or(Timestamp::MIN_UTC);
         if click.at > at || click.at < earliest {
             return None;
         }
@@ -264,16 +269,34 @@ impl LinkAttribution {
     }
 
     /// Records the buyer's first order if this is their first purchase; returns the
-    /// buyer's index and whether `order` is that first order.
+    /// buyer's identity (distinct per buyer) and whether `order` is that first order.
+    /// Buyers are the same customer by customer id when they carry one, else by
+    /// lower-cased email.
     fn note_buyer(&mut self, buyer: &Person, order: &str) -> (u32, bool) {
-        let b = self.buyers.intern(&buyer_key(buyer));
-        if b as usize == self.buyer_first_order.len() {
-            let o = self.orders.intern(order);
-            self.buyer_first_order.push(o);
-            return (b, true);
+        let lowered;
+        let (table, firsts, tag) = match &buyer.customer_id {
+            Some(c) => (
+                self.customers.intern(c.as_str()),
+                &mut self.customer_first_order,
+                0,
+            ),
+            None => {
+                let email = if buyer.email.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lowered = buyer.email.to_ascii_lowercase();
+                    lowered.as_str()
+                } else {
+                    buyer.email.as_str()
+                };
+                (self.emails.intern(email), &mut self.email_first_order, 1)
+            }
+        };
+        let id = table.checked_mul(2).map_or(NONE, |b| b | tag);
+        if table as usize == firsts.len() {
+            firsts.push(self.orders.intern(order));
+            return (id, true);
         }
-        let first = self.buyer_first_order.get(b as usize).copied().unwrap_or(NONE);
-        (b, first != NONE && self.orders.get(order) == Some(first))
+        let first = firsts.get(table as usize).copied().unwrap_or(NONE);
+        (id, first != NONE && self.orders.get(order) == Some(first))
     }
 
     fn performance_slot(&mut self, id: &str) -> u32 {
@@ -282,14 +305,5 @@ impl LinkAttribution {
             self.performance_organizer.push(NONE);
         }
         ix
-    }
-}
-
-/// Buyers are the same customer by customer id when they carry one, else by
-/// lower-cased email.
-pub(crate) fn buyer_key(p: &Person) -> String {
-    match &p.customer_id {
-        Some(c) => format!("c:{c}"),
-        None => format!("e:{}", p.email.to_lowercase()),
     }
 }

@@ -13,7 +13,9 @@ mod fold;
 pub mod query;
 
 pub use fold::{DEFAULT_WINDOW_DAYS, LinkAttribution};
-pub use query::{LinkCsvRow, LinkQuery, LinkReport, LinkRow, LinkStats, LinkTotals, TicketTypeStats};
+pub use query::{
+    LinkCsvRow, LinkQuery, LinkReport, LinkRow, LinkStats, LinkTotals, TicketTypeStats,
+};
 
 /// The one error of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use counterfoil_core::catalog::LinkScope;
-use rust_decimal::Decimal;
 use counterfoil_projection::{CsvRow, NONE};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::fold::{LinkAttribution, Sale};
@@ -246,7 +246,12 @@ impl LinkReport {
         for link in &self.links {
             csv_lines(&mut out, Some(link), &link.stats, &link.by_ticket_type);
         }
-        csv_lines(&mut out, None, &self.totals.stats, &self.totals.by_ticket_type);
+        csv_lines(
+            &mut out,
+            None,
+            &self.totals.stats,
+            &self.totals.by_ticket_type,
+        );
         out
     }
 }

@@ -6,7 +6,7 @@
 
 use counterfoil_core::catalog::Seat;
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{IdTable, NONE, Projector, TicketLife, time};
+use counterfoil_projection::{IdTable, NONE, Packed, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
 use crate::index::PerfTickets;
@@ -53,7 +53,8 @@ pub(crate) struct Ticket {
     pub order: u32,
     pub ticket_type: u32,
     pub life: TicketLife,
-    pub seat: Option<Box<Seat8>>,
+    /// Section, row, seat, area, level, block, gate, entrance.
+    pub seat: Packed,
     #[serde(with = "time::compact")]
     pub purchased_at: Timestamp,
     pub price: Amount,
@@ -78,7 +79,9 @@ impl Ticket {
 
     /// The last transfer's recipient, else the initial owner.
     pub fn holder(&self) -> &PersonState {
-        self.transfers.last().unwrap_or_else(|| self.initial_owner())
+        self.transfers
+            .last()
+            .unwrap_or_else(|| self.initial_owner())
     }
 
     /// The holder before the last transfer; `None` when never transferred.
@@ -101,34 +104,18 @@ impl Ticket {
     }
 }
 
-/// Every seat part, as the report shows them.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Seat8 {
-    pub section: Option<Box<str>>,
-    pub row: Option<Box<str>>,
-    pub seat: Option<Box<str>>,
-    pub area: Option<Box<str>>,
-    pub level: Option<Box<str>>,
-    pub block: Option<Box<str>>,
-    pub gate: Option<Box<str>>,
-    pub entrance: Option<Box<str>>,
-}
-
-impl Seat8 {
-    fn from_seat(s: &Seat) -> Option<Box<Self>> {
-        let b = |v: &Option<String>| v.as_deref().map(Into::into);
-        let seat = Seat8 {
-            section: b(&s.section),
-            row: b(&s.row),
-            seat: b(&s.seat),
-            area: b(&s.area),
-            level: b(&s.level),
-            block: b(&s.block),
-            gate: b(&s.gate),
-            entrance: b(&s.entrance),
-        };
-        (seat != Seat8::default()).then(|| Box::new(seat))
-    }
+/// Every seat part, packed in the order of [`SeatInfo`](crate::SeatInfo).
+fn pack_seat(s: &Seat) -> Packed {
+    Packed::new([
+        s.section.as_deref(),
+        s.row.as_deref(),
+        s.seat.as_deref(),
+        s.area.as_deref(),
+        s.level.as_deref(),
+        s.block.as_deref(),
+        s.gate.as_deref(),
+        s.entrance.as_deref(),
+    ])
 }
 
 /// The latest time of each kind of ticket record (in log order), and the deletion.
@@ -163,23 +150,27 @@ impl Projector for OwnerReport {
             B::PerformanceScheduled(d) => {
                 let p = self.performance_slot(d.performance_id.as_str());
                 if let Some(perf) = self.performance.get_mut(p as usize)
-                    && !perf.scheduled {
-                        perf.scheduled = true;
-                        perf.name = d.name.as_str().into();
-                        perf.code = d.code.as_deref().map(Into::into);
-                        perf.starts_at = Some(d.starts_at);
-                    }
+                    && !perf.scheduled
+                {
+                    perf.scheduled = true;
+                    perf.name = d.name.as_str().into();
+                    perf.code = d.code.as_deref().map(Into::into);
+                    perf.starts_at = Some(d.starts_at);
+                }
             }
             B::DefinitionCreated(d) => {
                 let perf = self.performance_slot(d.performance_id.as_str());
                 let def = self.definition_slot(d.definition_id.as_str());
                 if let Some(slot) = self.definition_performance.get_mut(def as usize)
-                    && *slot == NONE {
-                        *slot = perf;
-                    }
+                    && *slot == NONE
+                {
+                    *slot = perf;
+                }
             }
             B::TicketPurchased(d) => {
-                if self.tickets.get(d.ticket_id.as_str()).is_some() {
+                let t = self.tickets.intern(d.ticket_id.as_str());
+                if t as usize != self.ticket.len() {
+                    // Purchased before (or the table is full): the first purchase stands.
                     return;
                 }
                 let definition = self.definition_slot(d.definition_id.as_str());
@@ -188,10 +179,6 @@ impl Projector for OwnerReport {
                     .get(definition as usize)
                     .copied()
                     .unwrap_or(NONE);
-                let t = self.tickets.intern(d.ticket_id.as_str());
-                if t as usize != self.ticket.len() {
-                    return;
-                }
                 let mut life = TicketLife::default();
                 life.apply(&record.body);
                 self.ticket.push(Ticket {
@@ -200,7 +187,7 @@ impl Projector for OwnerReport {
                     order: self.orders.intern(d.order_id.as_str()),
                     ticket_type: self.ticket_types.intern(&d.ticket_type),
                     life,
-                    seat: d.seat.as_ref().and_then(Seat8::from_seat),
+                    seat: d.seat.as_ref().map(pack_seat).unwrap_or_default(),
                     purchased_at: at,
                     price: d.price_paid,
                     currency: d.currency,
@@ -251,9 +238,10 @@ impl Projector for OwnerReport {
             }
             body => {
                 if let Some(id) = body.ticket_id()
-                    && let Some(t) = self.tickets.get(id.as_str()) {
-                        self.apply_to_ticket(t, body, at);
-                    }
+                    && let Some(t) = self.tickets.get(id.as_str())
+                {
+                    self.apply_to_ticket(t, body, at);
+                }
             }
         }
     }
@@ -285,7 +273,9 @@ impl OwnerReport {
                 dates.deletion = Some(at);
                 dates.deletion_reason = Some(d.reason.as_str().into());
             }
-            B::TicketInjected(d) => ticket.injected = Some(Box::new(PersonState::from_person(&d.initial_owner))),
+            B::TicketInjected(d) => {
+                ticket.injected = Some(Box::new(PersonState::from_person(&d.initial_owner)))
+            }
             B::TicketTransferred(d) => {
                 let to = PersonState::from_person(&d.to);
                 if ticket.is_backward(&to) {
@@ -316,10 +306,12 @@ impl OwnerReport {
                 }
             }
         }
-        if deleted && !was_deleted
-            && let Some(p) = self.performance.get_mut(old_performance as usize) {
-                p.tickets.mark_deleted(t);
-            }
+        if deleted
+            && !was_deleted
+            && let Some(p) = self.performance.get_mut(old_performance as usize)
+        {
+            p.tickets.mark_deleted(t);
+        }
     }
 
     fn performance_slot(&mut self, id: &str) -> u32 {

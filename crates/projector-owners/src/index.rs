@@ -34,17 +34,22 @@ impl PerfTickets {
     }
 
     pub fn len(&self, include_deleted: bool) -> usize {
-        self.live.len() + if include_deleted { self.deleted.len() } else { 0 }
+        self.live.len()
+            + if include_deleted {
+                self.deleted.len()
+            } else {
+                0
+            }
     }
 
     /// The tickets in purchase order from rank `skip` on.
-    pub fn iter_from(
-        &self,
-        include_deleted: bool,
-        skip: usize,
-    ) -> impl Iterator<Item = u32> + '_ {
+    pub fn iter_from(&self, include_deleted: bool, skip: usize) -> impl Iterator<Item = u32> + '_ {
         let empty: &[u32] = &[];
-        let b = if include_deleted { &self.deleted[..] } else { empty };
+        let b = if include_deleted {
+            &self.deleted[..]
+        } else {
+            empty
+        };
         let (i, j) = split(&self.live, b, skip.min(self.live.len() + b.len()));
         Merge {
             a: self.live.get(i..).unwrap_or(empty),
@@ -53,7 +58,11 @@ impl PerfTickets {
     }
 
     fn list_mut(&mut self, deleted: bool) -> &mut Vec<u32> {
-        if deleted { &mut self.deleted } else { &mut self.live }
+        if deleted {
+            &mut self.deleted
+        } else {
+            &mut self.live
+        }
     }
 }
 
@@ -128,7 +137,13 @@ mod tests {
             let got: Vec<u32> = p.iter_from(true, skip).take(7).collect();
             let want: Vec<u32> = all.iter().copied().skip(skip).take(7).collect();
             assert_eq!(got, want, "skip {skip}");
-            let live: Vec<u32> = all.iter().copied().filter(|t| t % 3 != 0).skip(skip).take(7).collect();
+            let live: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|t| t % 3 != 0)
+                .skip(skip)
+                .take(7)
+                .collect();
             assert_eq!(p.iter_from(false, skip).take(7).collect::<Vec<_>>(), live);
         }
     }

@@ -4,36 +4,51 @@
 use chrono::NaiveDate;
 use counterfoil_core::Timestamp;
 use counterfoil_core::catalog::{OwnerRegistered, Person};
-use counterfoil_projection::time;
+use counterfoil_projection::{Packed, time};
 use serde::{Deserialize, Serialize};
 
-/// A person carried by a ticket record.
+/// A person carried by a ticket record, packed: customer id, email, first name, last
+/// name, phone.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PersonState {
-    pub customer_id: Option<Box<str>>,
-    pub email: Box<str>,
-    pub first_name: Option<Box<str>>,
-    pub last_name: Option<Box<str>>,
-    pub phone: Option<Box<str>>,
-}
+pub(crate) struct PersonState(Packed);
 
 impl PersonState {
     pub fn from_person(p: &Person) -> Self {
-        Self {
-            customer_id: p.customer_id.as_ref().map(|c| c.as_str().into()),
-            email: p.email.as_str().into(),
-            first_name: p.first_name.as_deref().map(Into::into),
-            last_name: p.last_name.as_deref().map(Into::into),
-            phone: p.phone.as_deref().map(Into::into),
-        }
+        Self(Packed::new([
+            p.customer_id.as_ref().map(|c| c.as_str()),
+            Some(p.email.as_str()),
+            p.first_name.as_deref(),
+            p.last_name.as_deref(),
+            p.phone.as_deref(),
+        ]))
+    }
+
+    pub fn customer_id(&self) -> Option<&str> {
+        self.0.get(0)
+    }
+
+    pub fn email(&self) -> &str {
+        self.0.get(1).unwrap_or_default()
+    }
+
+    pub fn first_name(&self) -> Option<&str> {
+        self.0.get(2)
+    }
+
+    pub fn last_name(&self) -> Option<&str> {
+        self.0.get(3)
+    }
+
+    pub fn phone(&self) -> Option<&str> {
+        self.0.get(4)
     }
 
     /// SPEC §4 (as `Person::same_person`): by customer id when both have one, else by
     /// email ignoring case.
     pub fn same_person(&self, other: &PersonState) -> bool {
-        match (&self.customer_id, &other.customer_id) {
+        match (self.customer_id(), other.customer_id()) {
             (Some(a), Some(b)) => a == b,
-            _ => self.email.eq_ignore_ascii_case(&other.email),
+            _ => self.email().eq_ignore_ascii_case(other.email()),
         }
     }
 }

@@ -246,17 +246,22 @@ impl OwnerReport {
     fn updated_within(&self, ticket: &Ticket, q: &OwnerQuery) -> bool {
         let own = ticket.last_at;
         if let Some(since) = q.last_updated_since
-            && own < since {
-                let account = self.account_of(ticket.holder()).and_then(|(_, a)| a.last_at);
-                if account.is_none_or(|a| a < since) {
-                    return false;
-                }
+            && own < since
+        {
+            let account = self
+                .account_of(ticket.holder())
+                .and_then(|(_, a)| a.last_at);
+            if account.is_none_or(|a| a < since) {
+                return false;
             }
+        }
         if let Some(before) = q.last_updated_before {
             if own >= before {
                 return false;
             }
-            let account = self.account_of(ticket.holder()).and_then(|(_, a)| a.last_at);
+            let account = self
+                .account_of(ticket.holder())
+                .and_then(|(_, a)| a.last_at);
             if account.is_some_and(|a| a >= before) {
                 return false;
             }
@@ -270,13 +275,10 @@ impl OwnerReport {
         if self.account.is_empty() {
             return None;
         }
-        let by_id = person
-            .customer_id
-            .as_deref()
-            .and_then(|c| self.accounts.get(c));
+        let by_id = person.customer_id().and_then(|c| self.accounts.get(c));
         let by_email = || {
             self.emails
-                .get(&person.email.to_ascii_lowercase())
+                .get(&person.email().to_ascii_lowercase())
                 .and_then(|e| self.email_account.get(e as usize).copied())
         };
         let a = by_id.or_else(by_email)?;
@@ -310,11 +312,11 @@ impl OwnerReport {
             ),
             None => (
                 OwnerInfo {
-                    customer_id: owned(&holder.customer_id),
-                    email: holder.email.to_string(),
-                    first_name: owned(&holder.first_name),
-                    last_name: owned(&holder.last_name),
-                    phone: owned(&holder.phone),
+                    customer_id: holder.customer_id().map(str::to_string),
+                    email: holder.email().to_string(),
+                    first_name: holder.first_name().map(str::to_string),
+                    last_name: holder.last_name().map(str::to_string),
+                    phone: holder.phone().map(str::to_string),
                     birth_date: None,
                     id_number: None,
                     residence_country: None,
@@ -323,16 +325,17 @@ impl OwnerReport {
                 Consents::default(),
             ),
         };
-        let seat = ticket.seat.as_deref().map_or_else(SeatInfo::default, |s| SeatInfo {
-            section: owned(&s.section),
-            row: owned(&s.row),
-            seat: owned(&s.seat),
-            area: owned(&s.area),
-            level: owned(&s.level),
-            block: owned(&s.block),
-            gate: owned(&s.gate),
-            entrance: owned(&s.entrance),
-        });
+        let part = |i: usize| ticket.seat.get(i).map(str::to_string);
+        let seat = SeatInfo {
+            section: part(0),
+            row: part(1),
+            seat: part(2),
+            area: part(3),
+            level: part(4),
+            block: part(5),
+            gate: part(6),
+            entrance: part(7),
+        };
         let d = &ticket.dates;
         Some(OwnerRow {
             ticket_id: self.tickets.name(t).to_string(),
@@ -381,11 +384,11 @@ fn owned(s: &Option<Box<str>>) -> Option<String> {
 
 fn person_info(p: &PersonState) -> PersonInfo {
     PersonInfo {
-        customer_id: owned(&p.customer_id),
-        email: p.email.to_string(),
-        first_name: owned(&p.first_name),
-        last_name: owned(&p.last_name),
-        phone: owned(&p.phone),
+        customer_id: p.customer_id().map(str::to_string),
+        email: p.email().to_string(),
+        first_name: p.first_name().map(str::to_string),
+        last_name: p.last_name().map(str::to_string),
+        phone: p.phone().map(str::to_string),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use counterfoil_core::catalog::Seat;
 use counterfoil_core::{RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{IdTable, NONE, Projector, time};
+use counterfoil_projection::{IdTable, NONE, Packed, Projector, time};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,7 +36,8 @@ pub(crate) struct Perf {
 pub(crate) struct Ticket {
     pub order: u32,
     pub definition: u32,
-    pub seat: Option<Box<SeatParts>>,
+    /// Section, row, seat.
+    pub seat: Packed,
     /// The latest share of this ticket (an index into `shares`), or `NONE`.
     pub last_share: u32,
 }
@@ -46,33 +47,15 @@ impl Default for Ticket {
         Self {
             order: NONE,
             definition: NONE,
-            seat: None,
+            seat: Packed::default(),
             last_share: NONE,
         }
     }
 }
 
-/// The parts of a seat the report shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SeatParts {
-    pub section: Option<Box<str>>,
-    pub row: Option<Box<str>>,
-    pub seat: Option<Box<str>>,
-}
-
-impl SeatParts {
-    fn from_seat(s: &Seat) -> Option<Box<Self>> {
-        let parts = SeatParts {
-            section: s.section.as_deref().map(Into::into),
-            row: s.row.as_deref().map(Into::into),
-            seat: s.seat.as_deref().map(Into::into),
-        };
-        if parts.section.is_none() && parts.row.is_none() && parts.seat.is_none() {
-            None
-        } else {
-            Some(Box::new(parts))
-        }
-    }
+/// Section, row and seat, packed.
+fn pack_seat(s: &Seat) -> Packed {
+    Packed::new([s.section.as_deref(), s.row.as_deref(), s.seat.as_deref()])
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +68,8 @@ pub(crate) struct Share {
     pub recipient: Box<str>,
     /// The ticket's performance when shared, or `NONE`.
     pub performance: u32,
-    pub seat: Option<Box<SeatParts>>,
+    /// Section, row, seat when shared.
+    pub seat: Packed,
     /// The share of the same ticket before this one, or `NONE`.
     pub previous: u32,
 }
@@ -100,39 +84,43 @@ impl Projector for SharedTickets {
             B::PerformanceScheduled(d) => {
                 let p = self.performance_slot(d.performance_id.as_str());
                 if let Some(perf) = self.performance.get_mut(p)
-                    && !perf.scheduled {
-                        *perf = Perf {
-                            scheduled: true,
-                            name: d.name.as_str().into(),
-                            starts_at: Some(d.starts_at),
-                        };
-                    }
+                    && !perf.scheduled
+                {
+                    *perf = Perf {
+                        scheduled: true,
+                        name: d.name.as_str().into(),
+                        starts_at: Some(d.starts_at),
+                    };
+                }
             }
             B::DefinitionCreated(d) => {
                 let perf = self.performance_slot(d.performance_id.as_str()) as u32;
                 let def = self.definition_slot(d.definition_id.as_str());
                 if let Some(slot) = self.definition_performance.get_mut(def)
-                    && *slot == NONE {
-                        *slot = perf;
-                    }
+                    && *slot == NONE
+                {
+                    *slot = perf;
+                }
             }
             B::TicketPurchased(d) => {
                 let order = self.orders.intern(d.order_id.as_str());
                 let def = self.definition_slot(d.definition_id.as_str()) as u32;
                 let t = self.ticket_slot(d.ticket_id.as_str());
                 if let Some(ticket) = self.ticket.get_mut(t)
-                    && ticket.order == NONE {
-                        ticket.order = order;
-                        ticket.definition = def;
-                        ticket.seat = d.seat.as_ref().and_then(SeatParts::from_seat);
-                    }
+                    && ticket.order == NONE
+                {
+                    ticket.order = order;
+                    ticket.definition = def;
+                    ticket.seat = d.seat.as_ref().map(pack_seat).unwrap_or_default();
+                }
             }
             B::TicketRescheduled(d) => {
                 let def = self.definition_slot(d.to_definition_id.as_str()) as u32;
                 if let Some(t) = self.tickets.get(d.ticket_id.as_str())
-                    && let Some(ticket) = self.ticket.get_mut(t as usize) {
-                        ticket.definition = def;
-                    }
+                    && let Some(ticket) = self.ticket.get_mut(t as usize)
+                {
+                    ticket.definition = def;
+                }
             }
             B::TicketShared(d) => {
                 let t = self.ticket_slot(d.ticket_id.as_str());

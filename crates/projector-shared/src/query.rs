@@ -194,7 +194,10 @@ impl SharedTickets {
             // A ticket's shares are chained; no need to look at the others.
             Some(t) => {
                 let mut v = Vec::new();
-                if let Some(ticket) = self.tickets.get(t).and_then(|t| self.ticket.get(t as usize))
+                if let Some(ticket) = self
+                    .tickets
+                    .get(t)
+                    .and_then(|t| self.ticket.get(t as usize))
                 {
                     let mut i = ticket.last_share;
                     while let Some(share) = self.shares.get(i as usize) {
@@ -258,11 +261,11 @@ impl SharedTickets {
                 starts_at: perf.and_then(|p| p.starts_at),
             }
         });
-        let seat = s.seat.as_ref().map_or_else(SeatRef::default, |p| SeatRef {
-            section: p.section.as_deref().map(str::to_string),
-            row: p.row.as_deref().map(str::to_string),
-            seat: p.seat.as_deref().map(str::to_string),
-        });
+        let seat = SeatRef {
+            section: s.seat.get(0).map(str::to_string),
+            row: s.seat.get(1).map(str::to_string),
+            seat: s.seat.get(2).map(str::to_string),
+        };
         ShareRow {
             share_id: s.id,
             shared_at: s.at,

@@ -118,29 +118,31 @@ impl Projector for UnsoldCounts {
             B::PerformanceScheduled(d) => {
                 let p = self.performance_slot(d.performance_id.as_str());
                 if let Some(perf) = self.performance.get_mut(p as usize)
-                    && !perf.scheduled {
-                        *perf = Perf {
-                            scheduled: true,
-                            name: d.name.as_str().into(),
-                            starts_at: Some(d.starts_at),
-                        };
-                    }
+                    && !perf.scheduled
+                {
+                    *perf = Perf {
+                        scheduled: true,
+                        name: d.name.as_str().into(),
+                        starts_at: Some(d.starts_at),
+                    };
+                }
             }
             B::DefinitionCreated(d) => {
                 let perf = self.performance_slot(d.performance_id.as_str());
                 let ix = self.definition_slot(d.definition_id.as_str());
                 if let Some(def) = self.definition.get_mut(ix as usize)
-                    && !def.created {
-                        def.created = true;
-                        def.performance = perf;
-                        def.name = d.name.as_str().into();
-                        def.group = d.group.as_deref().map(Into::into);
-                        def.price = Price::from_pricing(&d.pricing);
-                        def.currency = Some(d.currency);
-                        def.capacity = d.capacity;
-                        def.sale_starts_at = d.sale_starts_at;
-                        def.sale_ends_at = d.sale_ends_at;
-                    }
+                    && !def.created
+                {
+                    def.created = true;
+                    def.performance = perf;
+                    def.name = d.name.as_str().into();
+                    def.group = d.group.as_deref().map(Into::into);
+                    def.price = Price::from_pricing(&d.pricing);
+                    def.currency = Some(d.currency);
+                    def.capacity = d.capacity;
+                    def.sale_starts_at = d.sale_starts_at;
+                    def.sale_ends_at = d.sale_ends_at;
+                }
             }
             B::DefinitionUpdated(d) => {
                 let Some(def) = self
@@ -223,10 +225,9 @@ impl Projector for UnsoldCounts {
                     self.move_held(from, true, false);
                     self.move_held(to, false, true);
                 }
-                if !entered_before
-                    && let Some(def) = self.definition.get_mut(to as usize) {
-                        def.sold += 1;
-                    }
+                if !entered_before && let Some(def) = self.definition.get_mut(to as usize) {
+                    def.sold += 1;
+                }
             }
             body => {
                 let Some(id) = body.ticket_id() else {

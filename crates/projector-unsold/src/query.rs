@@ -298,9 +298,10 @@ impl UnsoldCounts {
         let mut by_perf = vec![Vec::new(); self.performance.len()];
         for (d, def) in self.definition.iter().enumerate() {
             if shown(def)
-                && let Some(v) = by_perf.get_mut(def.performance as usize) {
-                    v.push(d as u32);
-                }
+                && let Some(v) = by_perf.get_mut(def.performance as usize)
+            {
+                v.push(d as u32);
+            }
         }
         by_perf
     }
@@ -354,10 +355,7 @@ impl UnsoldCounts {
 
     /// `None` for a performance neither scheduled nor carrying a shown definition.
     fn performance_row(&self, p: u32, defs: &[u32], at: Timestamp) -> Option<PerformanceRow> {
-        let perf = self
-            .performance
-            .get(p as usize)
-            .filter(|x| x.scheduled);
+        let perf = self.performance.get(p as usize).filter(|x| x.scheduled);
         if perf.is_none() && defs.is_empty() {
             return None;
         }

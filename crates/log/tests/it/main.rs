@@ -11,7 +11,9 @@
 
 mod common;
 mod conformance;
+mod crash;
 mod faults;
+mod lifecycle;
 mod model;
 mod recovery;
 mod snapshots;

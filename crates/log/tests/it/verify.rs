@@ -79,3 +79,34 @@ async fn verify_catches_a_tampered_hash_chain() {
     assert_eq!(r[0].actor, "SUITE");
     log.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_while_appends_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = counterfoil_log::LogConfig::new(tmp.path());
+    cfg.segment_bytes = 8192;
+    let (log, _) = counterfoil_log::Log::open(cfg).unwrap();
+    append_each(&log, "vc-a", 200).await;
+    let writer = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                let stream = if i % 2 == 0 { "vc-a" } else { "vc-b" };
+                log.append(stream, ExpectedRevision::Any, vec![record("more")])
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for _ in 0..5 {
+        let log = log.clone();
+        let report = tokio::task::spawn_blocking(move || log.verify(&mut |_| {}).unwrap())
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "{:?}", report.first_mismatch);
+        assert!(report.records >= 200);
+    }
+    writer.await.unwrap();
+    assert!(log.verify(&mut |_| {}).unwrap().is_ok());
+    log.close().await.unwrap();
+}

@@ -44,7 +44,9 @@ async fn the_live_runner_follows_the_log_and_persists_on_shutdown() {
 
     append(&*store, 5, 14).await;
     assert_eq!(
-        tokio::time::timeout(Duration::from_secs(10), live.wait_for(14)).await.unwrap(),
+        tokio::time::timeout(Duration::from_secs(10), live.wait_for(14))
+            .await
+            .unwrap(),
         Some(14)
     );
     assert_eq!(live.read().seen, range(0, 14));
@@ -67,7 +69,9 @@ async fn the_live_runner_follows_the_log_and_persists_on_shutdown() {
 
     // A reopened projection continues exactly where the live one stopped.
     append(&*store, 14, 16).await;
-    let mut again = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut again = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     assert_eq!(again.opened(), &OpenOutcome::Resumed { checkpoint: 14 });
     again.catch_up(&mut no_progress()).await.unwrap();
     assert_eq!(again.state().seen, range(0, 16));
@@ -80,7 +84,9 @@ async fn a_closed_store_ends_the_run_with_an_error_after_persisting() {
     let (log, store) = open_log(&dir.path().join("log"));
     let state_dir = dir.path().join("state");
     append(&*store, 0, 3).await;
-    let p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     let (live, runner) = p.live();
     let task = tokio::spawn(runner.run(std::future::pending()));
     tokio::time::timeout(Duration::from_secs(10), live.wait_for(3))

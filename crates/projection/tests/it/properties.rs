@@ -10,11 +10,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use counterfoil_core::{
-    AppendUnit, ExpectedRevision, NewRecord, RecordBody, Store, StoredRecord, StreamWrite, Timestamp,
+    AppendUnit, ExpectedRevision, NewRecord, RecordBody, Store, StoredRecord, StreamWrite,
+    Timestamp,
 };
-use counterfoil_projection::{
-    AsOf, Projection, Projector, SyntheticLog, build_as_of, state_file,
-};
+use counterfoil_projection::{AsOf, Projection, Projector, SyntheticLog, build_as_of, state_file};
 use counterfoil_projector_links::{LinkAttribution, LinkQuery};
 use counterfoil_projector_owners::{OwnerQuery, OwnerReport};
 use counterfoil_projector_shared::{Bucket, ShareFilter, SharedTickets};
@@ -137,7 +136,7 @@ proptest! {
 
     #[test]
     fn a_rebuild_equals_the_live_projection_with_a_reload_in_the_middle(
-        steps in steps(90),
+        steps in steps(160),
         k in any::<prop::sample::Index>(),
     ) {
         let records = synthetic(&steps);
@@ -151,7 +150,12 @@ proptest! {
 
 /// Appends the workload to a real log in `batches` appends (each append gets its own
 /// `recorded_at`), one atomic unit per record.
-async fn append_all(store: &dyn Store, bodies: &[(Timestamp, RecordBody)], first_id: usize, batches: usize) {
+async fn append_all(
+    store: &dyn Store,
+    bodies: &[(Timestamp, RecordBody)],
+    first_id: usize,
+    batches: usize,
+) {
     let all: Vec<NewRecord> = bodies
         .iter()
         .enumerate()
@@ -202,7 +206,9 @@ async fn as_of_equals_live<P: Model>(
             at_t = Some(live.report());
         }
     }
-    let (p, next) = build_as_of::<P>(store, AsOf::Position(n as u64)).await.unwrap();
+    let (p, next) = build_as_of::<P>(store, AsOf::Position(n as u64))
+        .await
+        .unwrap();
     prop_assert_eq!(next, n as u64 + 1);
     prop_assert_eq!(Some(p.report()), at_n, "{} as of position {}", P::NAME, n);
     let (p, next) = build_as_of::<P>(store, AsOf::Time(at)).await.unwrap();
@@ -221,7 +227,11 @@ async fn resumed_equals_rebuilt<P: Model>(
     let mut p = Projection::<P>::open(dir, store.clone()).await.unwrap();
     p.catch_up(&mut no_progress()).await.unwrap();
     prop_assert_eq!(p.position(), records.last().map_or(0, |r| r.position + 1));
-    prop_assert!(p.state() == &fold::<P>(records), "{} resumed state differs", P::NAME);
+    prop_assert!(
+        p.state() == &fold::<P>(records),
+        "{} resumed state differs",
+        P::NAME
+    );
     Ok(())
 }
 

@@ -23,7 +23,9 @@ async fn catch_up_persists_state_and_checkpoint_together() {
     let (log, store) = open_log(&dir.path().join("log"));
     append(&*store, 0, 10).await;
     let state_dir = dir.path().join("state");
-    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     assert_eq!(p.opened(), &OpenOutcome::Missing);
     let folded = p.catch_up(&mut no_progress()).await.unwrap();
     assert_eq!(folded, 10);
@@ -49,11 +51,15 @@ async fn reopening_resumes_from_the_checkpoint_without_double_applying() {
     let state_dir = dir.path().join("state");
     append(&*store, 0, 10).await;
     {
-        let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+            .await
+            .unwrap();
         p.catch_up(&mut no_progress()).await.unwrap();
     }
     append(&*store, 10, 15).await;
-    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     assert_eq!(p.opened(), &OpenOutcome::Resumed { checkpoint: 10 });
     assert_eq!(p.catch_up(&mut no_progress()).await.unwrap(), 5);
     assert_eq!(p.state().seen, range(0, 15));
@@ -71,7 +77,9 @@ async fn a_crash_between_persists_replays_exactly_the_unsaved_records() {
     let state_dir = dir.path().join("state");
     append(&*store, 0, 10).await;
     {
-        let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+            .await
+            .unwrap();
         p.catch_up(&mut no_progress()).await.unwrap();
         append(&*store, 10, 16).await;
         // Fold some records, then "crash": drop without persisting, and leave a
@@ -80,9 +88,15 @@ async fn a_crash_between_persists_replays_exactly_the_unsaved_records() {
             assert!(p.apply(r));
         }
         assert_eq!(p.unsaved(), 4);
-        std::fs::write(state_dir.join("positions.state.tmp"), b"CFPSTATE\x10garbage").unwrap();
+        std::fs::write(
+            state_dir.join("positions.state.tmp"),
+            b"CFPSTATE\x10garbage",
+        )
+        .unwrap();
     }
-    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     assert_eq!(p.opened(), &OpenOutcome::Resumed { checkpoint: 10 });
     assert_eq!(p.catch_up(&mut no_progress()).await.unwrap(), 6);
     assert_eq!(p.state().seen, range(0, 16));
@@ -95,17 +109,26 @@ async fn a_version_bump_rebuilds_from_zero() {
     let (log, store) = open_log(&dir.path().join("log"));
     let state_dir = dir.path().join("state");
     append(&*store, 0, 8).await;
-    let mut v1 = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut v1 = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     v1.catch_up(&mut no_progress()).await.unwrap();
 
-    let mut v2 = Projection::<PositionsV2>::open(&state_dir, store.clone()).await.unwrap();
-    assert_eq!(v2.opened(), &OpenOutcome::Rejected(Rejection::OtherVersion(1)));
+    let mut v2 = Projection::<PositionsV2>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        v2.opened(),
+        &OpenOutcome::Rejected(Rejection::OtherVersion(1))
+    );
     assert!(v2.opened().rebuilds());
     assert_eq!(v2.position(), 0);
     assert_eq!(v2.catch_up(&mut no_progress()).await.unwrap(), 8);
     assert_eq!(v2.state().seen, range(0, 8));
     // The file now holds version 2.
-    let reopened = Projection::<PositionsV2>::open(&state_dir, store.clone()).await.unwrap();
+    let reopened = Projection::<PositionsV2>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 8 });
     log.close().await.unwrap();
 }
@@ -117,7 +140,9 @@ async fn a_corrupt_state_file_is_rebuilt_not_trusted() {
     let state_dir = dir.path().join("state");
     let path = state_dir.join("positions.state");
     append(&*store, 0, 12).await;
-    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     p.catch_up(&mut no_progress()).await.unwrap();
     let good = std::fs::read(&path).unwrap();
 
@@ -135,7 +160,9 @@ async fn a_corrupt_state_file_is_rebuilt_not_trusted() {
     ];
     for (what, bytes) in corruptions {
         std::fs::write(&path, &bytes).unwrap();
-        let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+            .await
+            .unwrap();
         assert!(
             matches!(p.opened(), OpenOutcome::Rejected(Rejection::Corrupt(_))),
             "{what}: {:?}",
@@ -145,8 +172,14 @@ async fn a_corrupt_state_file_is_rebuilt_not_trusted() {
         p.catch_up(&mut no_progress()).await.unwrap();
         assert_eq!(p.state().seen, range(0, 12), "{what}");
         // The rebuilt state replaced the damaged file.
-        let reopened = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
-        assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 12 }, "{what}");
+        let reopened = Projection::<Positions>::open(&state_dir, store.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            reopened.opened(),
+            &OpenOutcome::Resumed { checkpoint: 12 },
+            "{what}"
+        );
     }
     log.close().await.unwrap();
 }
@@ -158,22 +191,36 @@ async fn a_state_built_from_another_log_is_rebuilt() {
     {
         let (log, store) = open_log(&dir.path().join("a"));
         append(&*store, 0, 10).await;
-        let mut p = Projection::<Positions>::open(&state_dir, store).await.unwrap();
+        let mut p = Projection::<Positions>::open(&state_dir, store)
+            .await
+            .unwrap();
         p.catch_up(&mut no_progress()).await.unwrap();
         log.close().await.unwrap();
     }
     // A longer log with other records at the same positions.
     let (log_b, store_b) = open_log(&dir.path().join("b"));
     append(&*store_b, 100, 112).await;
-    let p = Projection::<Positions>::open(&state_dir, store_b).await.unwrap();
-    assert!(matches!(p.opened(), OpenOutcome::OtherLog(_)), "{:?}", p.opened());
+    let p = Projection::<Positions>::open(&state_dir, store_b)
+        .await
+        .unwrap();
+    assert!(
+        matches!(p.opened(), OpenOutcome::OtherLog(_)),
+        "{:?}",
+        p.opened()
+    );
     assert_eq!(p.position(), 0);
     log_b.close().await.unwrap();
     // A shorter log.
     let (log_c, store_c) = open_log(&dir.path().join("c"));
     append(&*store_c, 0, 5).await;
-    let p = Projection::<Positions>::open(&state_dir, store_c).await.unwrap();
-    assert!(matches!(p.opened(), OpenOutcome::OtherLog(_)), "{:?}", p.opened());
+    let p = Projection::<Positions>::open(&state_dir, store_c)
+        .await
+        .unwrap();
+    assert!(
+        matches!(p.opened(), OpenOutcome::OtherLog(_)),
+        "{:?}",
+        p.opened()
+    );
     log_c.close().await.unwrap();
 }
 
@@ -183,7 +230,9 @@ async fn other_settings_rebuild() {
     let (log, store) = open_log(&dir.path().join("log"));
     let state_dir = dir.path().join("state");
     append(&*store, 0, 3).await;
-    let mut p = Projection::<LinkAttribution>::open(&state_dir, store.clone()).await.unwrap();
+    let mut p = Projection::<LinkAttribution>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     p.catch_up(&mut no_progress()).await.unwrap();
     let week = LinkAttribution::with_window(TimeDelta::days(7)).unwrap();
     let p = Projection::open_with(&state_dir, store.clone(), week, ProjectionConfig::default())
@@ -204,13 +253,19 @@ async fn build_as_of_a_position_or_a_time_leaves_the_persisted_state_alone() {
     let (log, store) = open_log(&dir.path().join("log"));
     let state_dir = dir.path().join("state");
     append(&*store, 0, 10).await;
-    let mut p = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     p.catch_up(&mut no_progress()).await.unwrap();
     let file_before = std::fs::read(state_dir.join("positions.state")).unwrap();
 
-    let (at4, next) = build_as_of::<Positions>(&*store, AsOf::Position(4)).await.unwrap();
+    let (at4, next) = build_as_of::<Positions>(&*store, AsOf::Position(4))
+        .await
+        .unwrap();
     assert_eq!((at4.seen, next), (range(0, 5), 5));
-    let (beyond, next) = build_as_of::<Positions>(&*store, AsOf::Position(99)).await.unwrap();
+    let (beyond, next) = build_as_of::<Positions>(&*store, AsOf::Position(99))
+        .await
+        .unwrap();
     assert_eq!((beyond.seen, next), (range(0, 10), 10));
 
     let records = read_everything(&*store).await;
@@ -220,15 +275,25 @@ async fn build_as_of_a_position_or_a_time_leaves_the_persisted_state_alone() {
         .filter(|r| r.recorded_at <= t)
         .map(|r| r.position)
         .collect();
-    assert!(expected.starts_with(&range(0, 7)), "recorded_at is non-decreasing");
-    let (at_t, next) = build_as_of::<Positions>(&*store, AsOf::Time(t)).await.unwrap();
+    assert!(
+        expected.starts_with(&range(0, 7)),
+        "recorded_at is non-decreasing"
+    );
+    let (at_t, next) = build_as_of::<Positions>(&*store, AsOf::Time(t))
+        .await
+        .unwrap();
     assert_eq!(next, expected.len() as u64);
     assert_eq!(at_t.seen, expected);
     let before_all = records[0].recorded_at - TimeDelta::seconds(1);
-    let (empty, next) = build_as_of::<Positions>(&*store, AsOf::Time(before_all)).await.unwrap();
+    let (empty, next) = build_as_of::<Positions>(&*store, AsOf::Time(before_all))
+        .await
+        .unwrap();
     assert_eq!((empty.seen, next), (vec![], 0));
 
-    assert_eq!(std::fs::read(state_dir.join("positions.state")).unwrap(), file_before);
+    assert_eq!(
+        std::fs::read(state_dir.join("positions.state")).unwrap(),
+        file_before
+    );
     assert_eq!(p.state().seen, range(0, 10));
     log.close().await.unwrap();
 }
@@ -239,11 +304,17 @@ async fn several_projections_catch_up_from_their_own_checkpoints_in_one_pass() {
     let (log, store) = open_log(&dir.path().join("log"));
     let state_dir = dir.path().join("state");
     append(&*store, 0, 10).await;
-    let mut ahead = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
+    let mut ahead = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     ahead.catch_up(&mut no_progress()).await.unwrap();
     append(&*store, 10, 15).await;
-    let mut ahead = Projection::<Positions>::open(&state_dir, store.clone()).await.unwrap();
-    let mut behind = Projection::<LinkAttribution>::open(&state_dir, store.clone()).await.unwrap();
+    let mut ahead = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    let mut behind = Projection::<LinkAttribution>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
     let calls = Arc::new(Mutex::new(Vec::new()));
     let seen = calls.clone();
     let mut progress = move |done, total| seen.lock().unwrap().push((done, total));
@@ -275,13 +346,22 @@ async fn several_projections_catch_up_from_their_own_checkpoints_in_one_pass() {
 }
 
 #[tokio::test]
-async fn rebuild_starts_over() {
+async fn rebuild_starts_over_and_runs_in_a_spawned_task() {
     let dir = TempDir::new().unwrap();
     let (log, store) = open_log(&dir.path().join("log"));
     append(&*store, 0, 6).await;
-    let mut p = Projection::<Positions>::open(dir.path().join("state"), store.clone()).await.unwrap();
+    let mut p = Projection::<Positions>::open(dir.path().join("state"), store.clone())
+        .await
+        .unwrap();
     p.catch_up(&mut no_progress()).await.unwrap();
-    assert_eq!(p.rebuild(&mut no_progress()).await.unwrap(), 6);
+    // The runtime's futures are Send: a server can spawn them.
+    let (rebuilt, p) = tokio::spawn(async move {
+        let n = p.rebuild(&mut no_progress()).await.unwrap();
+        (n, p)
+    })
+    .await
+    .unwrap();
+    assert_eq!(rebuilt, 6);
     assert_eq!(p.state().seen, range(0, 6));
     log.close().await.unwrap();
 }

@@ -21,7 +21,11 @@ fn given() -> Given<LinkAttribution> {
 fn given_with(state: LinkAttribution) -> Given<LinkAttribution> {
     let mut g = Given::new();
     g.state = state;
-    for (p, org, d) in [("P1", "ORG", "D1"), ("P2", "ORG", "D2"), ("P3", "OTHER", "D3")] {
+    for (p, org, d) in [
+        ("P1", "ORG", "D1"),
+        ("P2", "ORG", "D2"),
+        ("P3", "OTHER", "D3"),
+    ] {
         g.rec(
             "2026-01-01T00:00:00Z",
             "performance.scheduled",
@@ -51,7 +55,11 @@ fn given_with(state: LinkAttribution) -> Given<LinkAttribution> {
 }
 
 fn click(g: &mut Given<LinkAttribution>, at: &str, link: &str, visitor: &str) {
-    g.rec(at, "link.clicked", json!({"link_id": link, "visitor_id": visitor}));
+    g.rec(
+        at,
+        "link.clicked",
+        json!({"link_id": link, "visitor_id": visitor}),
+    );
 }
 
 struct Buy<'a> {
@@ -112,7 +120,9 @@ fn tickets_by_link(g: &Given<LinkAttribution>) -> Vec<(String, u64)> {
 }
 
 fn eur(v: &str) -> std::collections::BTreeMap<String, Decimal> {
-    [("EUR".to_string(), v.parse().unwrap())].into_iter().collect()
+    [("EUR".to_string(), v.parse().unwrap())]
+        .into_iter()
+        .collect()
 }
 
 #[test]
@@ -120,7 +130,10 @@ fn a_purchase_goes_to_the_last_click() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "ONLY-P1", "V1");
     click(&mut g, "2026-03-01T11:00:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
     assert_eq!(tickets_by_link(&g), vec![("CLIENT".into(), 1)]);
     assert_eq!(g.reloaded(), g.state);
 }
@@ -132,7 +145,10 @@ fn a_later_out_of_scope_click_leaves_the_purchase_unattributed() {
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
     // ...but the last click is on a link for P2 only.
     click(&mut g, "2026-03-01T11:00:00Z", "ONLY-P2", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
     assert_eq!(tickets_by_link(&g), vec![]);
     assert_eq!(report(&g).totals.stats, LinkStats::default());
 }
@@ -141,10 +157,25 @@ fn a_later_out_of_scope_click_leaves_the_purchase_unattributed() {
 fn client_links_cover_every_performance_of_their_organizer_only() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
-    buy(&mut g, Buy { def: "D2", ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "ann@example.com") });
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
+    buy(
+        &mut g,
+        Buy {
+            def: "D2",
+            ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "ann@example.com")
+        },
+    );
     // P3 belongs to another organizer.
-    buy(&mut g, Buy { def: "D3", ..simple("2026-03-01T12:00:00Z", "T3", Some("V1"), "ann@example.com") });
+    buy(
+        &mut g,
+        Buy {
+            def: "D3",
+            ..simple("2026-03-01T12:00:00Z", "T3", Some("V1"), "ann@example.com")
+        },
+    );
     assert_eq!(tickets_by_link(&g), vec![("CLIENT".into(), 2)]);
 }
 
@@ -152,8 +183,17 @@ fn client_links_cover_every_performance_of_their_organizer_only() {
 fn performance_links_cover_their_performance_only() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "ONLY-P1", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
-    buy(&mut g, Buy { def: "D2", ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "ann@example.com") });
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
+    buy(
+        &mut g,
+        Buy {
+            def: "D2",
+            ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "ann@example.com")
+        },
+    );
     assert_eq!(tickets_by_link(&g), vec![("ONLY-P1".into(), 1)]);
 }
 
@@ -168,8 +208,15 @@ fn the_window_is_thirty_days_with_both_ends_included() {
     for (clicked, attributed) in cases {
         let mut g = given();
         click(&mut g, clicked, "CLIENT", "V1");
-        buy(&mut g, simple(purchase, "T1", Some("V1"), "ann@example.com"));
-        assert_eq!(link(&g, "CLIENT").stats.tickets, u64::from(attributed), "click at {clicked}");
+        buy(
+            &mut g,
+            simple(purchase, "T1", Some("V1"), "ann@example.com"),
+        );
+        assert_eq!(
+            link(&g, "CLIENT").stats.tickets,
+            u64::from(attributed),
+            "click at {clicked}"
+        );
     }
 }
 
@@ -178,14 +225,20 @@ fn a_click_stamped_after_the_purchase_does_not_count() {
     let mut g = given();
     // Logged before the purchase but stamped a minute after it.
     click(&mut g, "2026-03-01T12:01:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
     assert_eq!(tickets_by_link(&g), vec![]);
 }
 
 #[test]
 fn a_click_after_the_purchase_in_the_log_does_not_count() {
     let mut g = given();
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
     click(&mut g, "2026-03-01T11:00:00Z", "CLIENT", "V1");
     assert_eq!(tickets_by_link(&g), vec![]);
 }
@@ -198,9 +251,15 @@ fn the_window_is_configurable_and_part_of_the_settings() {
     assert_eq!(week.fresh().settings(), week.settings());
     let mut g = given_with(week);
     click(&mut g, "2026-03-01T12:00:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-09T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-09T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
     click(&mut g, "2026-03-10T12:00:00Z", "CLIENT", "V2");
-    buy(&mut g, simple("2026-03-17T12:00:00Z", "T2", Some("V2"), "bob@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-17T12:00:00Z", "T2", Some("V2"), "bob@example.com"),
+    );
     assert_eq!(tickets_by_link(&g), vec![("CLIENT".into(), 1)]);
     assert_eq!(
         LinkAttribution::with_window(TimeDelta::zero()).unwrap_err(),
@@ -212,8 +271,14 @@ fn the_window_is_configurable_and_part_of_the_settings() {
 fn purchases_without_a_visitor_or_click_are_unattributed() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", None, "ann@example.com"));
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T2", Some("V2"), "bob@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", None, "ann@example.com"),
+    );
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T2", Some("V2"), "bob@example.com"),
+    );
     assert_eq!(tickets_by_link(&g), vec![]);
     // Every link is still listed, with zeros.
     let ids: Vec<String> = report(&g).links.into_iter().map(|l| l.link_id).collect();
@@ -224,26 +289,55 @@ fn purchases_without_a_visitor_or_click_are_unattributed() {
 fn new_customers_are_those_whose_first_purchase_ever_is_attributed() {
     let mut g = given();
     // Ann bought before, unattributed: a returning customer for the link.
-    buy(&mut g, simple("2026-02-01T12:00:00Z", "T0", None, "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-02-01T12:00:00Z", "T0", None, "ann@example.com"),
+    );
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ANN@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ANN@example.com"),
+    );
     // Bob's first order has two tickets, both attributed: one new customer.
     for ticket in ["T2", "T3"] {
-        buy(&mut g, Buy { order: "O-BOB", ..simple("2026-03-01T12:00:00Z", ticket, Some("V1"), "bob@example.com") });
+        buy(
+            &mut g,
+            Buy {
+                order: "O-BOB",
+                ..simple(
+                    "2026-03-01T12:00:00Z",
+                    ticket,
+                    Some("V1"),
+                    "bob@example.com",
+                )
+            },
+        );
     }
     // Bob's second order: still one customer, one new customer.
-    buy(&mut g, simple("2026-03-02T12:00:00Z", "T4", Some("V1"), "bob@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-02T12:00:00Z", "T4", Some("V1"), "bob@example.com"),
+    );
     // Cat is known by customer id: same customer under another email.
-    buy(&mut g, Buy {
-        buyer: json!({"customer_id": "C-CAT", "email": "cat@example.com"}),
-        ..simple("2026-03-02T12:00:00Z", "T5", Some("V1"), "")
-    });
-    buy(&mut g, Buy {
-        buyer: json!({"customer_id": "C-CAT", "email": "cat@work.example.com"}),
-        ..simple("2026-03-03T12:00:00Z", "T6", Some("V1"), "")
-    });
+    buy(
+        &mut g,
+        Buy {
+            buyer: json!({"customer_id": "C-CAT", "email": "cat@example.com"}),
+            ..simple("2026-03-02T12:00:00Z", "T5", Some("V1"), "")
+        },
+    );
+    buy(
+        &mut g,
+        Buy {
+            buyer: json!({"customer_id": "C-CAT", "email": "cat@work.example.com"}),
+            ..simple("2026-03-03T12:00:00Z", "T6", Some("V1"), "")
+        },
+    );
     let s = link(&g, "CLIENT").stats;
-    assert_eq!((s.customers, s.new_customers, s.orders, s.tickets), (3, 2, 5, 6));
+    assert_eq!(
+        (s.customers, s.new_customers, s.orders, s.tickets),
+        (3, 2, 5, 6)
+    );
 }
 
 #[test]
@@ -251,7 +345,18 @@ fn scans_refunds_invalidations_and_deletions() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
     for ticket in ["T1", "T2", "T3", "T4", "T5", "T6"] {
-        buy(&mut g, Buy { order: "O1", ..simple("2026-03-01T12:00:00Z", ticket, Some("V1"), "ann@example.com") });
+        buy(
+            &mut g,
+            Buy {
+                order: "O1",
+                ..simple(
+                    "2026-03-01T12:00:00Z",
+                    ticket,
+                    Some("V1"),
+                    "ann@example.com",
+                )
+            },
+        );
     }
     let rec = |g: &mut Given<LinkAttribution>, ty: &str, ticket: &str| {
         let mut data = json!({"ticket_id": ticket});
@@ -288,24 +393,61 @@ fn figures_break_down_by_ticket_type_with_distinct_totals() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
     click(&mut g, "2026-03-01T10:00:00Z", "ONLY-P2", "V2");
-    buy(&mut g, Buy { order: "O1", ..simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com") });
-    buy(&mut g, Buy { order: "O1", ticket_type: "Child", face: "20.00", ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "ann@example.com") });
+    buy(
+        &mut g,
+        Buy {
+            order: "O1",
+            ..simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com")
+        },
+    );
+    buy(
+        &mut g,
+        Buy {
+            order: "O1",
+            ticket_type: "Child",
+            face: "20.00",
+            ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "ann@example.com")
+        },
+    );
     // Ann again, through another link, for P2.
-    buy(&mut g, Buy { def: "D2", ticket_type: "Child", face: "25.50", ..simple("2026-03-02T12:00:00Z", "T3", Some("V2"), "ann@example.com") });
+    buy(
+        &mut g,
+        Buy {
+            def: "D2",
+            ticket_type: "Child",
+            face: "25.50",
+            ..simple("2026-03-02T12:00:00Z", "T3", Some("V2"), "ann@example.com")
+        },
+    );
     let r = report(&g);
     let client = r.links.iter().find(|l| l.link_id == "CLIENT").unwrap();
     let types: Vec<(&str, u64, u64, u64)> = client
         .by_ticket_type
         .iter()
-        .map(|t| (t.ticket_type.as_str(), t.stats.tickets, t.stats.customers, t.stats.new_customers))
+        .map(|t| {
+            (
+                t.ticket_type.as_str(),
+                t.stats.tickets,
+                t.stats.customers,
+                t.stats.new_customers,
+            )
+        })
         .collect();
     assert_eq!(types, vec![("Adult", 1, 1, 1), ("Child", 1, 1, 1)]);
     assert_eq!(client.stats.face_value, eur("60.00"));
     // Totals: Ann counts once; two orders; three tickets.
     let s = &r.totals.stats;
-    assert_eq!((s.customers, s.new_customers, s.orders, s.tickets), (1, 1, 2, 3));
+    assert_eq!(
+        (s.customers, s.new_customers, s.orders, s.tickets),
+        (1, 1, 2, 3)
+    );
     assert_eq!(s.face_value, eur("85.50"));
-    let child = r.totals.by_ticket_type.iter().find(|t| t.ticket_type == "Child").unwrap();
+    let child = r
+        .totals
+        .by_ticket_type
+        .iter()
+        .find(|t| t.ticket_type == "Child")
+        .unwrap();
     assert_eq!((child.stats.tickets, child.stats.customers), (2, 1));
     assert_eq!(child.stats.face_value, eur("45.50"));
 }
@@ -314,8 +456,17 @@ fn figures_break_down_by_ticket_type_with_distinct_totals() {
 fn the_report_narrows_to_a_performance() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "CLIENT", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
-    buy(&mut g, Buy { def: "D2", ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "bob@example.com") });
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
+    buy(
+        &mut g,
+        Buy {
+            def: "D2",
+            ..simple("2026-03-01T12:00:00Z", "T2", Some("V1"), "bob@example.com")
+        },
+    );
     let p2 = g.state.report(&LinkQuery {
         performance_id: Some("P2".into()),
     });
@@ -325,7 +476,10 @@ fn the_report_narrows_to_a_performance() {
         .iter()
         .map(|l| (l.link_id.clone(), l.stats.tickets, l.stats.customers))
         .collect();
-    assert_eq!(rows, vec![("CLIENT".into(), 1, 1), ("ONLY-P2".into(), 0, 0)]);
+    assert_eq!(
+        rows,
+        vec![("CLIENT".into(), 1, 1), ("ONLY-P2".into(), 0, 0)]
+    );
     assert_eq!(p2.totals.stats.tickets, 1);
     // A later reschedule does not move the sale: it was made for P2.
     g.rec(
@@ -347,7 +501,10 @@ fn the_report_narrows_to_a_performance() {
 fn the_report_serializes_as_json_and_flattens_to_csv() {
     let mut g = given();
     click(&mut g, "2026-03-01T10:00:00Z", "ONLY-P1", "V1");
-    buy(&mut g, simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"));
+    buy(
+        &mut g,
+        simple("2026-03-01T12:00:00Z", "T1", Some("V1"), "ann@example.com"),
+    );
     let r = g.state.report(&LinkQuery {
         performance_id: Some("P1".into()),
     });
@@ -386,4 +543,3 @@ fn the_report_serializes_as_json_and_flattens_to_csv() {
     );
     assert_eq!(cells[1][6..], ["1", "1", "1", "1", "0", "1", "40.00 EUR"]);
 }
-

@@ -57,7 +57,11 @@ fn person(email: &str) -> Value {
 }
 
 fn transfer(g: &mut Given<OwnerReport>, at: &str, ticket: &str, to: Value) {
-    g.rec(at, "ticket.transferred", json!({"ticket_id": ticket, "to": to}));
+    g.rec(
+        at,
+        "ticket.transferred",
+        json!({"ticket_id": ticket, "to": to}),
+    );
 }
 
 fn row(g: &Given<OwnerReport>, ticket: &str) -> OwnerRow {
@@ -153,7 +157,11 @@ fn an_injected_ticket_without_account_shows_the_initial_owner_fields() {
     let r = row(&g, "T1");
     assert_eq!(r.initial_owner.email, "bob@example.com");
     assert_eq!(
-        (r.owner.email.as_str(), r.owner.first_name.as_deref(), r.owner.last_name.as_deref()),
+        (
+            r.owner.email.as_str(),
+            r.owner.first_name.as_deref(),
+            r.owner.last_name.as_deref()
+        ),
         ("bob@example.com", Some("Bob"), Some("Ray"))
     );
     assert!(!r.owner.registered);
@@ -236,9 +244,17 @@ fn a_registered_account_is_shown_over_the_tickets_person_fields() {
     // The account's record is older: the ticket's own time wins.
     assert_eq!(r.last_updated_at, t("2026-10-01T10:00:00Z"));
     // After a transfer to someone without an account, the ticket's fields are shown.
-    transfer(&mut g, "2026-10-05T10:00:00Z", "T1", json!({"email": "zoe@example.com", "first_name": "Zoe"}));
+    transfer(
+        &mut g,
+        "2026-10-05T10:00:00Z",
+        "T1",
+        json!({"email": "zoe@example.com", "first_name": "Zoe"}),
+    );
     let r = row(&g, "T1");
-    assert_eq!((r.owner.email.as_str(), r.owner.registered), ("zoe@example.com", false));
+    assert_eq!(
+        (r.owner.email.as_str(), r.owner.registered),
+        ("zoe@example.com", false)
+    );
     assert_eq!(r.owner.first_name.as_deref(), Some("Zoe"));
 }
 
@@ -247,24 +263,64 @@ fn transfers_back_to_any_earlier_owner_count_backward() {
     let mut g = given();
     buy(&mut g, "2026-10-01T10:00:00Z", "T1", "D1", ann());
     // Ann -> Bob -> Cat: two forward transfers.
-    transfer(&mut g, "2026-10-02T10:00:00Z", "T1", person("bob@example.com"));
-    transfer(&mut g, "2026-10-03T10:00:00Z", "T1", person("cat@example.com"));
+    transfer(
+        &mut g,
+        "2026-10-02T10:00:00Z",
+        "T1",
+        person("bob@example.com"),
+    );
+    transfer(
+        &mut g,
+        "2026-10-03T10:00:00Z",
+        "T1",
+        person("cat@example.com"),
+    );
     let r = row(&g, "T1");
-    assert_eq!((r.transfer_forward_count, r.transfer_backward_count), (2, 0));
-    assert_eq!(r.previous_owner.as_ref().map(|p| p.email.as_str()), Some("bob@example.com"));
+    assert_eq!(
+        (r.transfer_forward_count, r.transfer_backward_count),
+        (2, 0)
+    );
+    assert_eq!(
+        r.previous_owner.as_ref().map(|p| p.email.as_str()),
+        Some("bob@example.com")
+    );
     // When Cat gives it back to Ann, the first owner (matched by email, any case)
-    transfer(&mut g, "2026-10-04T10:00:00Z", "T1", person("ANN@example.com"));
+    transfer(
+        &mut g,
+        "2026-10-04T10:00:00Z",
+        "T1",
+        person("ANN@example.com"),
+    );
     // Then it counts backward
     let r = row(&g, "T1");
-    assert_eq!((r.transfer_forward_count, r.transfer_backward_count), (2, 1));
+    assert_eq!(
+        (r.transfer_forward_count, r.transfer_backward_count),
+        (2, 1)
+    );
     assert_eq!(r.owner.email, "ANN@example.com");
-    assert_eq!(r.previous_owner.as_ref().map(|p| p.email.as_str()), Some("cat@example.com"));
+    assert_eq!(
+        r.previous_owner.as_ref().map(|p| p.email.as_str()),
+        Some("cat@example.com")
+    );
     assert_eq!(r.initial_owner.email, "ann@example.com");
     // Back to the owner just before counts backward too; a newcomer forward.
-    transfer(&mut g, "2026-10-05T10:00:00Z", "T1", person("cat@example.com"));
-    transfer(&mut g, "2026-10-06T10:00:00Z", "T1", person("dan@example.com"));
+    transfer(
+        &mut g,
+        "2026-10-05T10:00:00Z",
+        "T1",
+        person("cat@example.com"),
+    );
+    transfer(
+        &mut g,
+        "2026-10-06T10:00:00Z",
+        "T1",
+        person("dan@example.com"),
+    );
     let r = row(&g, "T1");
-    assert_eq!((r.transfer_forward_count, r.transfer_backward_count), (3, 2));
+    assert_eq!(
+        (r.transfer_forward_count, r.transfer_backward_count),
+        (3, 2)
+    );
     assert_eq!(r.last_updated_at, t("2026-10-06T10:00:00Z"));
 }
 
@@ -272,7 +328,12 @@ fn transfers_back_to_any_earlier_owner_count_backward() {
 fn people_are_matched_by_customer_id_when_both_have_one() {
     let mut g = given();
     buy(&mut g, "2026-10-01T10:00:00Z", "T1", "D1", ann());
-    transfer(&mut g, "2026-10-02T10:00:00Z", "T1", person("bob@example.com"));
+    transfer(
+        &mut g,
+        "2026-10-02T10:00:00Z",
+        "T1",
+        person("bob@example.com"),
+    );
     // Same email as Ann but another customer id: another person, forward.
     transfer(
         &mut g,
@@ -288,7 +349,10 @@ fn people_are_matched_by_customer_id_when_both_have_one() {
         json!({"customer_id": "C-ANN", "email": "ann.lee@example.com"}),
     );
     let r = row(&g, "T1");
-    assert_eq!((r.transfer_forward_count, r.transfer_backward_count), (2, 1));
+    assert_eq!(
+        (r.transfer_forward_count, r.transfer_backward_count),
+        (2, 1)
+    );
 }
 
 #[test]
@@ -300,10 +364,23 @@ fn an_injected_owner_is_the_first_owner_for_backward_transfers() {
         "ticket.injected",
         json!({"ticket_id": "T1", "initial_owner": {"email": "bob@example.com"}}),
     );
-    transfer(&mut g, "2026-10-02T10:00:00Z", "T1", person("cat@example.com"));
-    transfer(&mut g, "2026-10-03T10:00:00Z", "T1", person("bob@example.com"));
+    transfer(
+        &mut g,
+        "2026-10-02T10:00:00Z",
+        "T1",
+        person("cat@example.com"),
+    );
+    transfer(
+        &mut g,
+        "2026-10-03T10:00:00Z",
+        "T1",
+        person("bob@example.com"),
+    );
     let r = row(&g, "T1");
-    assert_eq!((r.transfer_forward_count, r.transfer_backward_count), (1, 1));
+    assert_eq!(
+        (r.transfer_forward_count, r.transfer_backward_count),
+        (1, 1)
+    );
     assert_eq!(r.initial_owner.email, "bob@example.com");
 }
 
@@ -338,9 +415,17 @@ fn status_and_dates_follow_the_tickets_records() {
         }
     );
     assert!(r.already_downloaded);
-    g.rec("2026-12-01T19:00:00Z", "ticket.unredeemed", json!({"ticket_id": "T1"}));
+    g.rec(
+        "2026-12-01T19:00:00Z",
+        "ticket.unredeemed",
+        json!({"ticket_id": "T1"}),
+    );
     assert_eq!(row(&g, "T1").status, TicketStatus::Redeemed);
-    g.rec("2026-12-01T19:01:00Z", "ticket.unredeemed", json!({"ticket_id": "T1"}));
+    g.rec(
+        "2026-12-01T19:01:00Z",
+        "ticket.unredeemed",
+        json!({"ticket_id": "T1"}),
+    );
     assert_eq!(row(&g, "T1").status, TicketStatus::Issued);
     for (ty, status) in [
         ("ticket.invalidated", TicketStatus::Invalidated),
@@ -365,7 +450,13 @@ fn status_and_dates_follow_the_tickets_records() {
 fn deleted_tickets_are_included_unless_excluded() {
     let mut g = given();
     for i in 1..=4 {
-        buy(&mut g, "2026-10-01T10:00:00Z", &format!("T{i}"), "D1", ann());
+        buy(
+            &mut g,
+            "2026-10-01T10:00:00Z",
+            &format!("T{i}"),
+            "D1",
+            ann(),
+        );
     }
     g.rec(
         "2026-10-02T10:00:00Z",
@@ -373,9 +464,15 @@ fn deleted_tickets_are_included_unless_excluded() {
         json!({"ticket_id": "T2", "reason": "void"}),
     );
     let mut q = OwnerQuery::new(["P1"], 10);
-    assert_eq!(page(&g, &q), (4, vec!["T1".into(), "T2".into(), "T3".into(), "T4".into()]));
+    assert_eq!(
+        page(&g, &q),
+        (4, vec!["T1".into(), "T2".into(), "T3".into(), "T4".into()])
+    );
     q.exclude_deleted = true;
-    assert_eq!(page(&g, &q), (3, vec!["T1".into(), "T3".into(), "T4".into()]));
+    assert_eq!(
+        page(&g, &q),
+        (3, vec!["T1".into(), "T3".into(), "T4".into()])
+    );
     // Offsets count only the rows asked for.
     q.offset = 1;
     q.limit = 1;
@@ -396,7 +493,10 @@ fn a_rescheduled_ticket_belongs_to_its_new_performance() {
     );
     assert_eq!(page(&g, &OwnerQuery::new(["P1"], 10)), (0, vec![]));
     // Purchase order is kept in the new performance.
-    assert_eq!(page(&g, &OwnerQuery::new(["P2"], 10)), (2, vec!["T1".into(), "T2".into()]));
+    assert_eq!(
+        page(&g, &OwnerQuery::new(["P2"], 10)),
+        (2, vec!["T1".into(), "T2".into()])
+    );
     let r = row(&g, "T1");
     assert_eq!(r.performance.id, "P2");
     assert_eq!(r.performance.name.as_deref(), Some("Macbeth"));
@@ -412,7 +512,10 @@ fn several_performances_page_by_performance_then_purchase_order() {
     buy(&mut g, "2026-10-01T10:00:00Z", "B2", "D2", ann());
     buy(&mut g, "2026-10-01T10:00:00Z", "A2", "D1", ann());
     let mut q = OwnerQuery::new(["P2", "P1", "P2", "P9"], 3);
-    assert_eq!(page(&g, &q), (4, vec!["A1".into(), "A2".into(), "B1".into()]));
+    assert_eq!(
+        page(&g, &q),
+        (4, vec!["A1".into(), "A2".into(), "B1".into()])
+    );
     q.offset = 3;
     assert_eq!(page(&g, &q), (4, vec!["B2".into()]));
     q.offset = 4;
@@ -443,8 +546,20 @@ fn the_limit_is_required_within_1_to_1000() {
 fn last_updated_filters_use_the_ticket_and_the_owner_account() {
     let mut g = given();
     buy(&mut g, "2026-10-01T10:00:00Z", "T1", "D1", ann());
-    buy(&mut g, "2026-10-05T10:00:00Z", "T2", "D1", person("bob@example.com"));
-    buy(&mut g, "2026-10-09T10:00:00Z", "T3", "D1", person("cat@example.com"));
+    buy(
+        &mut g,
+        "2026-10-05T10:00:00Z",
+        "T2",
+        "D1",
+        person("bob@example.com"),
+    );
+    buy(
+        &mut g,
+        "2026-10-09T10:00:00Z",
+        "T3",
+        "D1",
+        person("cat@example.com"),
+    );
     // Ann registers later: T1's row is updated then.
     g.rec(
         "2026-10-07T00:00:00Z",
@@ -458,11 +573,23 @@ fn last_updated_filters_use_the_ticket_and_the_owner_account() {
         page(&g, &q)
     };
     // since is inclusive
-    assert_eq!(q(Some("2026-10-05T10:00:00Z"), None), (3, vec!["T1".into(), "T2".into(), "T3".into()]));
-    assert_eq!(q(Some("2026-10-06T00:00:00Z"), None), (2, vec!["T1".into(), "T3".into()]));
+    assert_eq!(
+        q(Some("2026-10-05T10:00:00Z"), None),
+        (3, vec!["T1".into(), "T2".into(), "T3".into()])
+    );
+    assert_eq!(
+        q(Some("2026-10-06T00:00:00Z"), None),
+        (2, vec!["T1".into(), "T3".into()])
+    );
     // before is exclusive
-    assert_eq!(q(None, Some("2026-10-07T00:00:00Z")), (1, vec!["T2".into()]));
-    assert_eq!(q(None, Some("2026-10-07T00:00:01Z")), (2, vec!["T1".into(), "T2".into()]));
+    assert_eq!(
+        q(None, Some("2026-10-07T00:00:00Z")),
+        (1, vec!["T2".into()])
+    );
+    assert_eq!(
+        q(None, Some("2026-10-07T00:00:01Z")),
+        (2, vec!["T1".into(), "T2".into()])
+    );
     assert_eq!(
         q(Some("2026-10-06T00:00:00Z"), Some("2026-10-08T00:00:00Z")),
         (1, vec!["T1".into()])
@@ -478,7 +605,12 @@ fn last_updated_filters_use_the_ticket_and_the_owner_account() {
 fn rows_serialize_as_json_and_flatten_to_csv() {
     let mut g = given();
     buy(&mut g, "2026-10-01T10:00:00Z", "T1", "D1", ann());
-    transfer(&mut g, "2026-10-02T10:00:00Z", "T1", person("bob@example.com"));
+    transfer(
+        &mut g,
+        "2026-10-02T10:00:00Z",
+        "T1",
+        person("bob@example.com"),
+    );
     let page = g.state.query(&OwnerQuery::new(["P1"], 10)).unwrap();
     let json = serde_json::to_value(&page).unwrap();
     assert_eq!(json["total"], 1);
@@ -506,8 +638,17 @@ fn rows_serialize_as_json_and_flatten_to_csv() {
 #[test]
 fn records_about_tickets_never_purchased_are_ignored() {
     let mut g = given();
-    g.rec("2026-10-01T10:00:00Z", "ticket.redeemed", json!({"ticket_id": "TX"}));
-    transfer(&mut g, "2026-10-01T10:00:00Z", "TX", person("bob@example.com"));
+    g.rec(
+        "2026-10-01T10:00:00Z",
+        "ticket.redeemed",
+        json!({"ticket_id": "TX"}),
+    );
+    transfer(
+        &mut g,
+        "2026-10-01T10:00:00Z",
+        "TX",
+        person("bob@example.com"),
+    );
     assert_eq!(g.state.ticket("TX"), None);
     assert_eq!(g.state.ticket_count("P1", true), 0);
 }

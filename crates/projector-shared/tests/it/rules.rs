@@ -34,13 +34,27 @@ fn given() -> Given<SharedTickets> {
     g.rec(
         "2026-10-02T10:00:00Z",
         "ticket.purchased",
-        purchase("T1", "O1", "D1", Some(json!({"section": "A", "row": "3", "seat": "12", "gate": "N"}))),
+        purchase(
+            "T1",
+            "O1",
+            "D1",
+            Some(json!({"section": "A", "row": "3", "seat": "12", "gate": "N"})),
+        ),
     );
-    g.rec("2026-10-02T10:05:00Z", "ticket.purchased", purchase("T2", "O2", "D1", None));
+    g.rec(
+        "2026-10-02T10:05:00Z",
+        "ticket.purchased",
+        purchase("T2", "O2", "D1", None),
+    );
     g
 }
 
-fn purchase(ticket: &str, order: &str, def: &str, seat: Option<serde_json::Value>) -> serde_json::Value {
+fn purchase(
+    ticket: &str,
+    order: &str,
+    def: &str,
+    seat: Option<serde_json::Value>,
+) -> serde_json::Value {
     let mut v = json!({
         "ticket_id": ticket, "order_id": order, "definition_id": def, "ticket_type": "Adult",
         "buyer": {"customer_id": "C1", "email": "ann@example.com"},
@@ -94,14 +108,22 @@ fn a_share_is_one_row_with_the_tickets_order_performance_and_seat() {
 #[test]
 fn a_share_keeps_the_performance_the_ticket_had_when_shared() {
     let mut g = given();
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("T1", "C1", "bob@example.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "bob@example.com"),
+    );
     // When the ticket is rescheduled to the matinee and shared again
     g.rec(
         "2026-10-04T08:00:00Z",
         "ticket.rescheduled",
         json!({"ticket_id": "T1", "to_definition_id": "D2"}),
     );
-    g.rec("2026-10-05T08:00:00Z", "ticket.shared", share("T1", "C1", "cat@example.com"));
+    g.rec(
+        "2026-10-05T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "cat@example.com"),
+    );
     // Then the first share still names P1, the second P2
     let perfs: Vec<String> = g
         .state
@@ -115,9 +137,21 @@ fn a_share_keeps_the_performance_the_ticket_had_when_shared() {
 #[test]
 fn a_tickets_earlier_shares_say_who_and_when() {
     let mut g = given();
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("T1", "C1", "bob@example.com"));
-    g.rec("2026-10-03T09:00:00Z", "ticket.shared", share("T2", "C1", "eve@example.com"));
-    g.rec("2026-10-04T08:00:00Z", "ticket.shared", share("T1", "C1", "cat@example.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "bob@example.com"),
+    );
+    g.rec(
+        "2026-10-03T09:00:00Z",
+        "ticket.shared",
+        share("T2", "C1", "eve@example.com"),
+    );
+    g.rec(
+        "2026-10-04T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "cat@example.com"),
+    );
     let who: Vec<(String, String)> = g
         .state
         .ticket_shares("T1")
@@ -133,15 +167,26 @@ fn a_tickets_earlier_shares_say_who_and_when() {
     );
     assert!(g.state.ticket_shares("T2").len() == 1);
     assert!(g.state.ticket_shares("nope").is_empty());
-    assert_eq!(g.reloaded().ticket_shares("T1"), g.state.ticket_shares("T1"));
+    assert_eq!(
+        g.reloaded().ticket_shares("T1"),
+        g.state.ticket_shares("T1")
+    );
 }
 
 #[test]
 fn rows_are_ordered_by_share_time_not_log_order() {
     let mut g = given();
-    g.rec("2026-10-05T08:00:00Z", "ticket.shared", share("T1", "C1", "late@example.com"));
+    g.rec(
+        "2026-10-05T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "late@example.com"),
+    );
     // A share that happened earlier arrives later in the log.
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("T2", "C1", "early@example.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("T2", "C1", "early@example.com"),
+    );
     let order: Vec<String> = g
         .state
         .search(&ShareFilter::default())
@@ -154,9 +199,21 @@ fn rows_are_ordered_by_share_time_not_log_order() {
 #[test]
 fn search_filters_narrow_and_combine() {
     let mut g = given();
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("T1", "C1", "Bob@Example.com"));
-    g.rec("2026-10-04T08:00:00Z", "ticket.shared", share("T2", "C2", "eve@example.org"));
-    g.rec("2026-10-05T08:00:00Z", "ticket.shared", share("T1", "C2", "bobby@example.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "Bob@Example.com"),
+    );
+    g.rec(
+        "2026-10-04T08:00:00Z",
+        "ticket.shared",
+        share("T2", "C2", "eve@example.org"),
+    );
+    g.rec(
+        "2026-10-05T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C2", "bobby@example.com"),
+    );
     let recipients = |f: ShareFilter| -> Vec<String> {
         g.state
             .search(&f)
@@ -225,11 +282,27 @@ fn search_filters_narrow_and_combine() {
 #[test]
 fn counts_per_utc_day_and_month() {
     let mut g = given();
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("T1", "C1", "a@x.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "a@x.com"),
+    );
     // 23:30 at UTC-2 is 01:30 UTC on the 4th.
-    g.rec("2026-10-03T23:30:00-02:00", "ticket.shared", share("T1", "C1", "b@x.com"));
-    g.rec("2026-10-04T12:00:00Z", "ticket.shared", share("T2", "C1", "c@x.com"));
-    g.rec("2026-11-01T00:00:00Z", "ticket.shared", share("T2", "C1", "d@x.com"));
+    g.rec(
+        "2026-10-03T23:30:00-02:00",
+        "ticket.shared",
+        share("T1", "C1", "b@x.com"),
+    );
+    g.rec(
+        "2026-10-04T12:00:00Z",
+        "ticket.shared",
+        share("T2", "C1", "c@x.com"),
+    );
+    g.rec(
+        "2026-11-01T00:00:00Z",
+        "ticket.shared",
+        share("T2", "C1", "d@x.com"),
+    );
     let all = ShareFilter::default();
     let c = |bucket: &str, shares| ShareCount {
         bucket: bucket.into(),
@@ -261,7 +334,11 @@ fn counts_per_utc_day_and_month() {
 #[test]
 fn a_share_of_a_ticket_unknown_to_the_log_still_counts() {
     let mut g: Given<SharedTickets> = Given::new();
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("TX", "C1", "a@x.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("TX", "C1", "a@x.com"),
+    );
     let rows = g.state.search(&ShareFilter::default());
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].order_id, None);
@@ -272,8 +349,16 @@ fn a_share_of_a_ticket_unknown_to_the_log_still_counts() {
 #[test]
 fn rows_flatten_to_csv_with_one_cell_per_column() {
     let mut g = given();
-    g.rec("2026-10-03T08:00:00Z", "ticket.shared", share("T1", "C1", "bob@example.com"));
-    g.rec("2026-10-03T09:00:00Z", "ticket.shared", share("T2", "C1", "eve@example.com"));
+    g.rec(
+        "2026-10-03T08:00:00Z",
+        "ticket.shared",
+        share("T1", "C1", "bob@example.com"),
+    );
+    g.rec(
+        "2026-10-03T09:00:00Z",
+        "ticket.shared",
+        share("T2", "C1", "eve@example.com"),
+    );
     let rows = g.state.search(&ShareFilter::default());
     let header = ShareRow::csv_header();
     assert_eq!(header[0], "share_id");

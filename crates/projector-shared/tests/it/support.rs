@@ -28,7 +28,9 @@ impl<P: Projector> Given<P> {
     pub fn reloaded(&self) -> P {
         let e = state_file::encode(P::NAME, P::VERSION, "", 0, None, &self.state).unwrap();
         let bytes = [e.head, e.body].concat();
-        state_file::decode::<P>(&bytes, P::NAME, P::VERSION, "").unwrap().1
+        state_file::decode::<P>(&bytes, P::NAME, P::VERSION, "")
+            .unwrap()
+            .1
     }
 }
 

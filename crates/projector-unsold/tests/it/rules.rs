@@ -217,7 +217,10 @@ fn deleted_definitions_disappear() {
     assert_eq!(ids, vec!["D1", "D3"]);
     // The performance sums no longer include it: P1 is now limited.
     let p1 = perf(&g, "P1");
-    assert_eq!((p1.definitions, p1.capacity, p1.sold, p1.unsold), (1, Some(10), 0, Some(10)));
+    assert_eq!(
+        (p1.definitions, p1.capacity, p1.sold, p1.unsold),
+        (1, Some(10), 0, Some(10))
+    );
     // Updates to a deleted definition change nothing.
     g.rec(
         "2026-10-04T00:00:00Z",
@@ -304,7 +307,12 @@ fn on_sale_follows_the_sale_window() {
     assert!(on_sale("D2", "2000-01-01T00:00:00Z"));
     // Open end.
     assert!(on_sale("D3", "2030-01-01T00:00:00Z"));
-    assert!(!g.state.performance("P2", t("2026-10-01T00:00:00Z")).unwrap().on_sale);
+    assert!(
+        !g.state
+            .performance("P2", t("2026-10-01T00:00:00Z"))
+            .unwrap()
+            .on_sale
+    );
 }
 
 #[test]
@@ -318,16 +326,28 @@ fn definitions_whose_sale_starts_in_a_window() {
             .map(|d| d.definition_id)
             .collect()
     };
-    assert_eq!(ids(&g, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"), vec!["D1", "D3"]);
+    assert_eq!(
+        ids(&g, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+        vec!["D1", "D3"]
+    );
     // [from, to): a sale starting exactly at `to` is left out.
-    assert_eq!(ids(&g, "2026-10-01T00:00:01Z", "2026-10-15T00:00:00Z"), Vec::<String>::new());
-    assert_eq!(ids(&g, "2026-10-15T00:00:00Z", "2026-10-15T00:00:01Z"), vec!["D3"]);
+    assert_eq!(
+        ids(&g, "2026-10-01T00:00:01Z", "2026-10-15T00:00:00Z"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&g, "2026-10-15T00:00:00Z", "2026-10-15T00:00:01Z"),
+        vec!["D3"]
+    );
     g.rec(
         "2026-10-03T00:00:00Z",
         "definition.deleted",
         json!({"definition_id": "D3"}),
     );
-    assert_eq!(ids(&g, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"), vec!["D1"]);
+    assert_eq!(
+        ids(&g, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+        vec!["D1"]
+    );
     assert_eq!(
         g.state
             .sale_starting(t("2026-11-01T00:00:00Z"), t("2026-10-01T00:00:00Z"), t(NOW)),
@@ -349,12 +369,24 @@ fn the_report_narrows_to_a_performance_or_a_definition() {
     };
     let ids = |r: &counterfoil_projector_unsold::UnsoldReport| -> (Vec<String>, Vec<String>) {
         (
-            r.definitions.iter().map(|d| d.definition_id.clone()).collect(),
-            r.performances.iter().map(|p| p.performance_id.clone()).collect(),
+            r.definitions
+                .iter()
+                .map(|d| d.definition_id.clone())
+                .collect(),
+            r.performances
+                .iter()
+                .map(|p| p.performance_id.clone())
+                .collect(),
         )
     };
     let all = g.state.report(&q(None, None));
-    assert_eq!(ids(&all), (vec!["D1".into(), "D2".into(), "D3".into()], vec!["P1".into(), "P2".into()]));
+    assert_eq!(
+        ids(&all),
+        (
+            vec!["D1".into(), "D2".into(), "D3".into()],
+            vec!["P1".into(), "P2".into()]
+        )
+    );
     let p2 = g.state.report(&q(Some("P2"), None));
     assert_eq!(ids(&p2), (vec!["D3".into()], vec!["P2".into()]));
     assert_eq!(p2.performances[0].held, 1);
@@ -384,8 +416,25 @@ fn rows_serialize_as_json_and_flatten_to_csv() {
 
     let row = def(&g, "D2").csv_row();
     assert_eq!(row.len(), DefinitionRow::csv_header().len());
-    assert_eq!(row[4..10], ["optional", "", "Low=10.00;High=50.00", "EUR", "", "0"]);
+    assert_eq!(
+        row[4..10],
+        ["optional", "", "Low=10.00;High=50.00", "EUR", "", "0"]
+    );
     let prow = perf(&g, "P2").csv_row();
     assert_eq!(prow.len(), PerformanceRow::csv_header().len());
-    assert_eq!(prow, ["P2", "Macbeth", "2026-12-01T19:00:00Z", "1", "5", "0", "0", "0", "5", "true"]);
+    assert_eq!(
+        prow,
+        [
+            "P2",
+            "Macbeth",
+            "2026-12-01T19:00:00Z",
+            "1",
+            "5",
+            "0",
+            "0",
+            "0",
+            "5",
+            "true"
+        ]
+    );
 }

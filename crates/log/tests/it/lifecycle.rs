@@ -1,0 +1,97 @@
+//! Closing, relaxed durability, and what `verify` says of a damaged `index.snap`.
+
+use counterfoil_core::{ExpectedRevision, Store, StoreError};
+use counterfoil_log::{Durability, Log, LogConfig};
+use futures::StreamExt;
+
+use crate::common::{append_each, open, record, snapshot_path};
+
+#[tokio::test]
+async fn closing_ends_subscriptions_and_refuses_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path());
+    append_each(&log, "lc-a", 3).await;
+    let mut sub = log.subscribe(0).await.unwrap();
+    for p in 0..3 {
+        assert_eq!(sub.next().await.unwrap().unwrap().position, p);
+    }
+    let clone = log.clone();
+    log.close().await.unwrap();
+    match sub.next().await {
+        Some(Err(StoreError::Closed)) => {}
+        other => panic!("subscription after close: {other:?}"),
+    }
+    assert!(sub.next().await.is_none());
+    assert!(matches!(
+        clone
+            .append("lc-a", ExpectedRevision::Any, vec![record("x")])
+            .await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(
+        clone.read_all(0, 10).await,
+        Err(StoreError::Closed)
+    ));
+    assert!(matches!(clone.verify(&mut |_| {}), Err(StoreError::Closed)));
+    clone.close().await.unwrap();
+    // The folder is free again.
+    let (again, report) = open(tmp.path());
+    assert_eq!(report.records, 3);
+    again.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn relaxed_durability_keeps_what_was_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = LogConfig::new(tmp.path());
+    cfg.durability = Durability::Relaxed;
+    cfg.segment_bytes = 4096;
+    cfg.index_checkpoint_records = 16;
+    let (log, _) = Log::open(cfg).unwrap();
+    let recs = append_each(&log, "rx-a", 60).await;
+    assert!(log.stats().segments > 1);
+    log.close().await.unwrap();
+    let (log, report) = open(tmp.path());
+    assert!(report.snapshot_used);
+    let back = log.read_stream("rx-a", 0, 100).await.unwrap();
+    assert_eq!(
+        back.iter().map(|r| r.id).collect::<Vec<_>>(),
+        recs.iter().map(|r| r.id).collect::<Vec<_>>()
+    );
+    assert!(log.verify(&mut |_| {}).unwrap().is_ok());
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn verify_reports_a_damaged_index_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path());
+    append_each(&log, "ds-a", 5).await;
+    log.close().await.unwrap();
+    let (log, _) = open(tmp.path());
+    let mut bytes = std::fs::read(snapshot_path(tmp.path())).unwrap();
+    bytes[30] ^= 1;
+    std::fs::write(snapshot_path(tmp.path()), bytes).unwrap();
+    let m = log
+        .verify(&mut |_| {})
+        .unwrap()
+        .first_mismatch
+        .expect("damage found");
+    assert_eq!(m.segment, "index.snap");
+    assert!(m.what.contains("checksum"), "{m}");
+    log.close().await.unwrap();
+
+    // On open, a damaged snapshot is set aside and the log rescanned.
+    let mut bytes = std::fs::read(snapshot_path(tmp.path())).unwrap();
+    bytes[30] ^= 1;
+    std::fs::write(snapshot_path(tmp.path()), bytes).unwrap();
+    let (log, report) = open(tmp.path());
+    assert!(!report.snapshot_used);
+    assert_eq!((report.records, report.rescanned_records), (5, 5));
+    assert!(
+        !snapshot_path(tmp.path()).exists(),
+        "the unusable snapshot is removed"
+    );
+    assert!(log.verify(&mut |_| {}).unwrap().is_ok());
+    log.close().await.unwrap();
+}
