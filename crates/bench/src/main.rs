@@ -6,6 +6,11 @@
 //! - `append`: many tasks appending single records through the command layer.
 //! - `open`: opening a large log (time and resident memory), in a fresh process.
 
+/// mimalloc: the import pipeline allocates records on parser threads and frees them
+/// on the ledger's; glibc's allocator spends more time on that than on the work.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -138,7 +143,14 @@ fn import(records: u64, dir: &Path, durability: &str) -> Result<serde_json::Valu
     if !file.exists() {
         eprintln!("generating {} ...", file.display());
         let status = Command::new(&bin)
-            .args(["demo", "--events", &records.to_string(), "--seed", "7", "--out"])
+            .args([
+                "demo",
+                "--events",
+                &records.to_string(),
+                "--seed",
+                "7",
+                "--out",
+            ])
             .arg(&file)
             .status()?;
         if !status.success() {
@@ -151,7 +163,11 @@ fn import(records: u64, dir: &Path, durability: &str) -> Result<serde_json::Valu
         std::fs::remove_dir_all(&data)?;
     }
     let _ = std::fs::remove_file(file.with_extension("jsonl.rejects.jsonl"));
-    eprintln!("importing {} ({} MB) ...", file.display(), bytes / 1_000_000);
+    eprintln!(
+        "importing {} ({} MB) ...",
+        file.display(),
+        bytes / 1_000_000
+    );
     let started = Instant::now();
     let out = Command::new("/usr/bin/time")
         .args(["-f", "peak_rss_kb=%M"])
@@ -370,7 +386,10 @@ async fn open_once(dir: &Path) -> Result<serde_json::Value> {
     let stats = log.stats();
     // Reading one record from the middle shows the indexes answer.
     let probe = log.read_all(report.records / 2, 1).await?;
-    let kind = probe.first().map(|r| r.record_type().as_str()).unwrap_or("none");
+    let kind = probe
+        .first()
+        .map(|r| r.record_type().as_str())
+        .unwrap_or("none");
     log.close().await?;
     let rss_delta = after.saturating_sub(before) * 1024;
     Ok(serde_json::json!({

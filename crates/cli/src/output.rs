@@ -8,11 +8,12 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Rows of text cells printed with aligned columns. Columns whose cells all look
-/// like numbers are right-aligned.
+/// like numbers, and columns named in [`Table::align_right`], are right-aligned.
 #[derive(Debug)]
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
+    right: Vec<bool>,
 }
 
 impl Table {
@@ -20,7 +21,23 @@ impl Table {
         Self {
             headers: headers.iter().map(|h| (*h).to_string()).collect(),
             rows: Vec::new(),
+            right: vec![false; headers.len()],
         }
+    }
+
+    /// Right-aligns these columns whatever their cells (money, counts that may read
+    /// `unlimited`).
+    pub fn align_right(mut self, columns: &[&str]) -> Self {
+        for (i, h) in self.headers.iter().enumerate() {
+            if columns.contains(&h.as_str()) {
+                self.right[i] = true;
+            }
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -37,14 +54,15 @@ impl Table {
         }
         let numeric: Vec<bool> = (0..columns)
             .map(|i| {
-                !self.rows.is_empty()
-                    && self.rows.iter().all(|r| {
-                        r.get(i).is_none_or(|c| {
-                            !c.is_empty()
-                                && c.chars()
-                                    .all(|ch| ch.is_ascii_digit() || ",.-".contains(ch))
-                        })
-                    })
+                self.right[i]
+                    || (!self.rows.is_empty()
+                        && self.rows.iter().all(|r| {
+                            r.get(i).is_none_or(|c| {
+                                !c.is_empty()
+                                    && c.chars()
+                                        .all(|ch| ch.is_ascii_digit() || ",.-".contains(ch))
+                            })
+                        }))
             })
             .collect();
         let mut out = String::new();

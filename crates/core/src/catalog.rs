@@ -444,6 +444,11 @@ macro_rules! catalog {
             pub fn from_json_data_str(ty: RecordType, data: &str) -> Result<Self, crate::error::FieldError> {
                 match ty {
                     $( RecordType::$variant => {
+                        // Fast path without path tracking; on failure, parse again with
+                        // it so the error names the field.
+                        if let Ok(d) = serde_json::from_str::<$data>(data) {
+                            return Ok(RecordBody::$variant(d));
+                        }
                         let mut de = serde_json::Deserializer::from_str(data);
                         serde_path_to_error::deserialize::<_, $data>(&mut de)
                             .map(RecordBody::$variant)

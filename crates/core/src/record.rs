@@ -45,15 +45,23 @@ impl NewRecord {
         if !line.trim_start().starts_with('{') {
             return Err(FieldError::new("record", "must be a JSON object"));
         }
-        let mut de = serde_json::Deserializer::from_str(line);
-        let env: RawEnvelope<'_> =
-            serde_path_to_error::deserialize(&mut de).map_err(envelope_error)?;
-        de.end().map_err(|e| {
-            FieldError::new(
-                "record",
-                format!("trailing characters after the object: {e}"),
-            )
-        })?;
+        // Fast path without path tracking; on failure, parse again with it so the
+        // error names the field. (`from_str` also refuses trailing characters.)
+        let env: RawEnvelope<'_> = match serde_json::from_str(line) {
+            Ok(env) => env,
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_str(line);
+                let env: RawEnvelope<'_> =
+                    serde_path_to_error::deserialize(&mut de).map_err(envelope_error)?;
+                de.end().map_err(|e| {
+                    FieldError::new(
+                        "record",
+                        format!("trailing characters after the object: {e}"),
+                    )
+                })?;
+                env
+            }
+        };
         let id = match env.id.as_deref() {
             None => Uuid::now_v7(),
             Some(s) => Uuid::parse_str(s)

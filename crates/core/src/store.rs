@@ -199,6 +199,19 @@ pub trait Store: Send + Sync + 'static {
     /// The stored record with this id, if any.
     async fn find_by_id(&self, id: uuid::Uuid) -> Result<Option<StoredRecord>, StoreError>;
 
+    /// The stored records among `ids` (in any order; ids not stored are left out).
+    /// Backends answer a whole batch under one index lookup; the default asks
+    /// [`Store::find_by_id`] once per id.
+    async fn find_ids(&self, ids: &[uuid::Uuid]) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut found = Vec::new();
+        for &id in ids {
+            if let Some(r) = self.find_by_id(id).await? {
+                found.push(r);
+            }
+        }
+        Ok(found)
+    }
+
     /// The position the next record will get: every durable record is below it.
     async fn end_position(&self) -> Result<Position, StoreError>;
 

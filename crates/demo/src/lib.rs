@@ -94,6 +94,19 @@ impl DemoLine {
     }
 
     /// The record, unless the line is malformed.
+    /// The record of a line the ledger must accept (not a resend, a refusal or a
+    /// malformed line): what a benchmark appends straight to a store.
+    pub fn into_valid_record(self) -> Option<NewRecord> {
+        match self {
+            DemoLine::Record {
+                record,
+                expect: None,
+                duplicate: false,
+            } => Some(record),
+            _ => None,
+        }
+    }
+
     pub fn record(&self) -> Option<&NewRecord> {
         match self {
             DemoLine::Record { record, .. } => Some(record),

@@ -10,7 +10,9 @@
 //! other store failure stops the ledger: its state may be ahead of the log, so every
 //! later submission gets the store error until the ledger is reopened.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use counterfoil_core::rules::LedgerState;
@@ -18,16 +20,11 @@ use counterfoil_core::{
     AppendUnit, Id, NewRecord, Refusal, RefusalReason, Store, StoreError, StoredRecord,
     StreamWrite, UnitOutcome,
 };
-use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::error::{AtomicError, LedgerError, SubmitError, replicate};
 use crate::{LedgerConfig, Submitted};
-
-/// Id lookups in flight at once: enough to hide a remote store's latency, few enough
-/// that an embedded store answers them without piling up futures.
-const LOOKUP_CONCURRENCY: usize = 64;
 
 /// Records read per `read_all` call when folding the log.
 const FOLD_CHUNK: usize = 4096;
@@ -330,7 +327,7 @@ impl Decider {
 
         let mut units: Vec<AppendUnit> = Vec::new();
         let mut unit_records: Vec<Vec<Placed>> = Vec::new();
-        let mut in_batch: HashMap<Uuid, Placed> = HashMap::new();
+        let mut in_batch: HashMap<Uuid, Placed> = HashMap::default();
         let mut provisional: Vec<Provisional> = Vec::new();
         let mut batch_dups: Vec<BatchDuplicate> = Vec::new();
 
@@ -357,7 +354,7 @@ impl Decider {
                 }
                 let action = {
                     let record = &jobs[j].job.records[r];
-                    if let Some(answer) = stored_answer(record, found.get(&record.id)) {
+                    if let Some(answer) = stored_answer(record, &found) {
                         Action::Final(answer)
                     } else if let Some(&p) = in_batch.get(&record.id) {
                         if jobs[p.job].job.records[p.rec] == *record {
@@ -543,7 +540,7 @@ impl Decider {
         &mut self,
         j: usize,
         jobs: &mut [Work],
-        found: &HashMap<Uuid, Result<Option<StoredRecord>, StoreError>>,
+        found: &Found,
         units: &mut Vec<AppendUnit>,
         unit_records: &mut Vec<Vec<Placed>>,
         in_batch: &mut HashMap<Uuid, Placed>,
@@ -560,7 +557,7 @@ impl Decider {
             jobs[j].job.records.iter().map(|_| None).collect();
 
         for (r, record) in jobs[j].job.records.iter().enumerate() {
-            match stored_answer(record, found.get(&record.id)) {
+            match stored_answer(record, found) {
                 Some(Ok(s)) => {
                     results[r] = Some(Ok(s));
                     continue;
@@ -636,14 +633,12 @@ impl Decider {
         unit_records.push(placed);
     }
 
-    /// Finds which ids of the undecided records are already stored, all lookups at
-    /// once (an id never seen before is the common case, and each lookup is cheap).
-    async fn lookup(
-        &self,
-        jobs: &[Work],
-    ) -> HashMap<Uuid, Result<Option<StoredRecord>, StoreError>> {
+    /// Finds which ids of the undecided records are already stored, with one batched
+    /// lookup (an id never seen before is the common case).
+    async fn lookup(&self, jobs: &[Work]) -> Found {
         let mut ids = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<Uuid, foldhash::fast::RandomState> =
+            Default::default();
         for w in jobs.iter().filter(|w| !w.is_done()) {
             for (r, record) in w.job.records.iter().enumerate() {
                 if (w.atomic || w.results[r].is_none()) && seen.insert(record.id) {
@@ -651,42 +646,41 @@ impl Decider {
                 }
             }
         }
-        let store = &*self.store;
-        // Boxed futures collected first: a lazy `map` here trips the `Send` inference of
-        // the spawned decider future.
-        let lookups: Vec<_> = ids.iter().map(|&id| store.find_by_id(id)).collect();
-        let answers: Vec<_> = futures::stream::iter(lookups)
-            .buffered(LOOKUP_CONCURRENCY)
-            .collect()
-            .await;
-        ids.into_iter().zip(answers).collect()
+        self.store
+            .find_ids(&ids)
+            .await
+            .map(|found| found.into_iter().map(|r| (r.id, r)).collect())
     }
 }
+
+/// What the batched id lookup found: the stored records by id, or the store's error
+/// (then every record of the batch answers it).
+type Found = Result<HashMap<Uuid, StoredRecord>, StoreError>;
 
 /// The answer for a record whose id is already stored: a duplicate when the content
 /// is the same, `id_conflict` otherwise. `None` when the id is not stored. A failed
 /// lookup answers the store error.
-fn stored_answer(
-    record: &NewRecord,
-    found: Option<&Result<Option<StoredRecord>, StoreError>>,
-) -> Option<Result<Submitted, SubmitError>> {
-    match found {
-        Some(Err(e)) => Some(Err(SubmitError::Store(replicate(e)))),
-        Some(Ok(Some(stored))) if record.same_content(stored) => Some(Ok(Submitted {
-            id: stored.id,
-            position: stored.position,
-            stream: stored.stream.clone(),
-            revision: stored.revision,
+fn stored_answer(record: &NewRecord, found: &Found) -> Option<Result<Submitted, SubmitError>> {
+    let found = match found {
+        Err(e) => return Some(Err(SubmitError::Store(replicate(e)))),
+        Ok(map) => map.get(&record.id)?,
+    };
+    if record.same_content(found) {
+        Some(Ok(Submitted {
+            id: found.id,
+            position: found.position,
+            stream: found.stream.clone(),
+            revision: found.revision,
             duplicate: true,
-        })),
-        Some(Ok(Some(stored))) => Some(Err(SubmitError::Refused(Refusal::new(
+        }))
+    } else {
+        Some(Err(SubmitError::Refused(Refusal::new(
             RefusalReason::IdConflict,
             format!(
                 "record {} already exists at position {} (stream {}) with other content",
-                stored.id, stored.position, stored.stream
+                found.id, found.position, found.stream
             ),
-        )))),
-        Some(Ok(None)) | None => None,
+        ))))
     }
 }
 

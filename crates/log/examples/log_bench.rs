@@ -177,6 +177,12 @@ async fn open(dir: &str, verify: bool) {
     let el = t.elapsed();
     let st = log.stats();
     println!("open: {report:?} in {el:.2?}");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mem: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        .collect();
+    println!("memory after open: {}", mem.join(", "));
     println!(
         "stats: {st:?}; index {:.1} bytes/record",
         st.index_bytes as f64 / st.records.max(1) as f64

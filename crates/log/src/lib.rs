@@ -9,8 +9,9 @@
 //! index.snap                   the indexes as of some position (index.snap.tmp while replaced)
 //! ```
 //!
-//! Module map: `format` owns the bytes, `index` the in-memory indexes, `snapshot`
-//! their image on disk, `open` recovery, `writer` the write path (group commit),
+//! Module map: `format` owns the bytes, `canonical` assembles records' canonical bytes
+//! from parts, `index` the in-memory indexes, `snapshot` their image on disk, `open`
+//! recovery, `writer` the write path (group commit),
 //! `read` the read path, `store` the [`Store`](counterfoil_core::Store) trait,
 //! `verify` the full check, [`vfs`] file access.
 //!

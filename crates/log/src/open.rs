@@ -26,6 +26,8 @@ use crate::{OpenReport, TornTail, snapshot};
 
 /// Bytes read at a time while scanning a segment.
 const SCAN_CHUNK: usize = 8 << 20;
+/// Extra attempts at a busy folder lock, 20 ms apart.
+const LOCK_TRIES: u32 = 10;
 
 pub(crate) struct Opened {
     pub index: Index,
@@ -49,12 +51,24 @@ pub(crate) fn open_folder(
     vfs.create_dir_all(&seg_dir)
         .map_err(io("create", &seg_dir))?;
     let lock_path = dir.join("LOCK");
-    let lock = vfs
-        .try_lock(&lock_path)
-        .map_err(io("lock", &lock_path))?
-        .ok_or_else(|| StoreError::Locked {
-            path: dir.display().to_string(),
-        })?;
+    // A lock just released can stay held for a moment: a child process being started
+    // shares the lock's open file until it executes. So a busy lock is tried again
+    // for a short while before the folder is reported in use.
+    let mut tries = 0;
+    let lock = loop {
+        match vfs.try_lock(&lock_path).map_err(io("lock", &lock_path))? {
+            Some(lock) => break lock,
+            None if tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            None => {
+                return Err(StoreError::Locked {
+                    path: dir.display().to_string(),
+                });
+            }
+        }
+    };
 
     let mut on_disk = Vec::new();
     for name in vfs.list(&seg_dir).map_err(io("list", &seg_dir))? {
@@ -225,17 +239,17 @@ fn load_snapshot(
     lens: &HashMap<u64, u64>,
     files: &Files,
 ) -> Result<Option<Index>, StoreError> {
-    let Some(bytes) = snapshot::read(vfs.as_ref(), dir)? else {
+    let Some(file) = snapshot::open(vfs.as_ref(), dir)? else {
         return Ok(None);
     };
-    let idx = match snapshot::decode(&bytes) {
+    let idx = match snapshot::decode_file(file.as_ref()) {
         Ok(idx) => idx,
         Err(why) => {
             tracing::warn!("index snapshot not used ({why}); rescanning the log");
             return Ok(None);
         }
     };
-    drop(bytes);
+    drop(file);
     let n = idx.segments.len();
     for (i, s) in idx.segments.iter().enumerate() {
         if on_disk.get(i) != Some(&s.first) {

@@ -10,7 +10,7 @@ use counterfoil_core::StoreError;
 use uuid::Uuid;
 
 use crate::index::{Index, MARK_EVERY, SegmentMeta, StreamEntry};
-use crate::vfs::{OpenMode, Vfs};
+use crate::vfs::{OpenMode, Vfs, VfsFile};
 
 const MAGIC: &[u8; 8] = b"CFIDX001";
 const VERSION: u32 = 1;
@@ -142,65 +142,179 @@ fn put64(b: &mut Vec<u8>, v: u64) {
     b.extend_from_slice(&v.to_le_bytes());
 }
 
+/// Where a snapshot is decoded from: bytes in memory, or the file itself, read a chunk
+/// at a time so that opening never holds the whole file and the index at once.
+enum Source<'a> {
+    #[cfg(test)]
+    Bytes(&'a [u8]),
+    File(&'a dyn VfsFile),
+}
+
+impl Source<'_> {
+    fn read(&self, buf: &mut [u8], offset: u64) -> Result<(), String> {
+        match self {
+            #[cfg(test)]
+            Source::Bytes(b) => {
+                let start = usize::try_from(offset).map_err(|_| "offset too large")?;
+                let src = b.get(start..start + buf.len()).ok_or("truncated")?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            Source::File(f) => f.read_exact_at(buf, offset).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Reads the snapshot body front to back, checksumming what it hands out.
 struct Cursor<'a> {
-    b: &'a [u8],
+    src: Source<'a>,
+    /// Where the body ends (the checksum follows).
+    end: u64,
+    /// Offset of the next byte to hand out.
+    pos: u64,
+    buf: Vec<u8>,
+    /// Offset of `buf[0]`.
+    buf_at: u64,
+    crc: u32,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.b.len() < n {
+    fn new(src: Source<'a>, len: u64) -> Result<Self, String> {
+        if len < 20 {
+            return Err("too short".into());
+        }
+        Ok(Self {
+            src,
+            end: len - 4,
+            pos: 0,
+            buf: Vec::new(),
+            buf_at: 0,
+            crc: 0,
+        })
+    }
+
+    fn remaining(&self) -> u64 {
+        self.end - self.pos
+    }
+
+    /// The next `n` bytes of the body.
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if (n as u64) > self.remaining() {
             return Err("truncated".into());
         }
-        let (a, rest) = self.b.split_at(n);
-        self.b = rest;
-        Ok(a)
+        let buffered =
+            self.pos >= self.buf_at && self.pos + n as u64 <= self.buf_at + self.buf.len() as u64;
+        if !buffered {
+            let want = (n as u64).max(READ_CHUNK as u64).min(self.remaining()) as usize;
+            self.buf.resize(want, 0);
+            self.src.read(&mut self.buf, self.pos)?;
+            self.buf_at = self.pos;
+        }
+        let at = (self.pos - self.buf_at) as usize;
+        self.pos += n as u64;
+        let out = &self.buf[at..at + n];
+        self.crc = crc32c::crc32c_append(self.crc, out);
+        Ok(out)
     }
+
     fn u32(&mut self) -> Result<u32, String> {
         Ok(crate::format::le_u32(self.take(4)?))
     }
+
     fn u64(&mut self) -> Result<u64, String> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(a))
     }
+
     fn count(&mut self, item_bytes: usize) -> Result<usize, String> {
         let n = self.u64()?;
         let n = usize::try_from(n).map_err(|_| "count too large".to_string())?;
-        if n.saturating_mul(item_bytes) > self.b.len() {
+        if (n.saturating_mul(item_bytes) as u64) > self.remaining() {
             return Err(format!("count {n} exceeds the file"));
         }
         Ok(n)
     }
-    fn array_u32(&mut self, n: usize) -> Result<Vec<u32>, String> {
-        Ok(self
-            .take(n.checked_mul(4).ok_or("overflow")?)?
-            .chunks_exact(4)
-            .map(crate::format::le_u32)
-            .collect())
+
+    /// `n` items of `size` bytes, converted by `f`, read a chunk at a time.
+    fn array<T>(
+        &mut self,
+        n: usize,
+        size: usize,
+        f: impl Fn(&[u8]) -> T,
+    ) -> Result<Vec<T>, String> {
+        let mut out = Vec::with_capacity(n);
+        let per_chunk = (READ_CHUNK / size).max(1);
+        while out.len() < n {
+            let k = per_chunk.min(n - out.len());
+            out.extend(self.take(k * size)?.chunks_exact(size).map(&f));
+        }
+        Ok(out)
     }
+
+    fn array_u32(&mut self, n: usize) -> Result<Vec<u32>, String> {
+        self.array(n, 4, crate::format::le_u32)
+    }
+
     fn array_u64(&mut self, n: usize) -> Result<Vec<u64>, String> {
-        Ok(self
-            .take(n.checked_mul(8).ok_or("overflow")?)?
-            .chunks_exact(8)
-            .map(|c| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                u64::from_le_bytes(a)
-            })
-            .collect())
+        self.array(n, 8, |c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            u64::from_le_bytes(a)
+        })
+    }
+
+    /// Checks that the body was read to its end and matches the stored checksum.
+    fn finish(mut self) -> Result<(), String> {
+        if self.pos != self.end {
+            return Err("trailing bytes".into());
+        }
+        let mut trailer = [0u8; 4];
+        self.src.read(&mut trailer, self.end)?;
+        self.pos = self.end;
+        if crate::format::le_u32(&trailer) != self.crc {
+            return Err("checksum mismatch".into());
+        }
+        Ok(())
     }
 }
 
-/// Decodes and sanity-checks a snapshot. The error says why it cannot be used.
+/// Bytes read from the file at a time.
+const READ_CHUNK: usize = 4 << 20;
+
+/// Decodes and sanity-checks a snapshot held in memory.
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
-    if bytes.len() < 20 {
-        return Err("too short".into());
+    decode_from(Cursor::new(Source::Bytes(bytes), bytes.len() as u64)?)
+}
+
+/// Decodes and sanity-checks `index.snap` from the file. The error says why it cannot
+/// be used.
+pub(crate) fn decode_file(file: &dyn VfsFile) -> Result<Index, String> {
+    let len = file.size().map_err(|e| e.to_string())?;
+    decode_from(Cursor::new(Source::File(file), len)?)
+}
+
+fn decode_from(mut c: Cursor<'_>) -> Result<Index, String> {
+    match decode_body(&mut c) {
+        Ok(idx) => {
+            c.finish()?;
+            Ok(idx)
+        }
+        Err(e) => {
+            // The checksum is only known at the end: when the checksum fails too, it is
+            // the cause worth reporting.
+            while c.remaining() > 0 {
+                let n = (c.remaining() as usize).min(READ_CHUNK);
+                c.take(n)?;
+            }
+            c.finish()?;
+            Err(e)
+        }
     }
-    let (body, trailer) = bytes.split_at(bytes.len() - 4);
-    if crc32c::crc32c(body) != crate::format::le_u32(trailer) {
-        return Err("checksum mismatch".into());
-    }
-    let mut c = Cursor { b: body };
+}
+
+fn decode_body(c: &mut Cursor<'_>) -> Result<Index, String> {
     if c.take(8)? != MAGIC {
         return Err("bad magic".into());
     }
@@ -248,7 +362,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
     }
     let s = c.count(56)?;
     let names_len = c.count(1)?;
-    idx.names = String::from_utf8(c.take(names_len)?.to_vec()).map_err(|e| e.to_string())?;
+    let names = c.array(names_len, 1, |b| b[0])?;
+    idx.names = String::from_utf8(names).map_err(|e| e.to_string())?;
     idx.streams.reserve_exact(s);
     for _ in 0..s {
         let name = c.u64()?;
@@ -284,7 +399,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, String> {
         }
         idx.marks.insert(stream, marks);
     }
-    if !c.b.is_empty() {
+    if c.remaining() != 0 {
         return Err("trailing bytes".into());
     }
     idx.rebuild_tables();
@@ -310,8 +425,11 @@ pub(crate) fn write(vfs: &dyn Vfs, dir: &Path, bytes: &[u8]) -> Result<(), Store
     Ok(())
 }
 
-/// Reads `index.snap`, `None` when absent.
-pub(crate) fn read(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+/// Opens `index.snap`, `None` when absent.
+pub(crate) fn open(
+    vfs: &dyn Vfs,
+    dir: &Path,
+) -> Result<Option<std::sync::Arc<dyn VfsFile>>, StoreError> {
     let path = dir.join(SNAPSHOT_FILE);
     let io = |op: &'static str| {
         let path = path.display().to_string();
@@ -320,11 +438,9 @@ pub(crate) fn read(vfs: &dyn Vfs, dir: &Path) -> Result<Option<Vec<u8>>, StoreEr
     if !vfs.exists(&path).map_err(io("stat"))? {
         return Ok(None);
     }
-    let f = vfs.open(&path, OpenMode::Read).map_err(io("open"))?;
-    let len = f.size().map_err(io("stat"))?;
-    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(1 << 40)];
-    f.read_exact_at(&mut buf, 0).map_err(io("read"))?;
-    Ok(Some(buf))
+    vfs.open(&path, OpenMode::Read)
+        .map(Some)
+        .map_err(io("open"))
 }
 
 #[cfg(test)]
@@ -360,6 +476,6 @@ mod tests {
         );
         let mut bad = bytes.clone();
         bad[40] ^= 1;
-        assert_eq!(decode(&bad).unwrap_err(), "checksum mismatch");
+        assert!(decode(&bad).unwrap_err().contains("checksum mismatch"));
     }
 }

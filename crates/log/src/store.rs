@@ -21,6 +21,8 @@ use crate::{Log, Shared};
 
 /// Records a subscription reads at a time while catching up.
 const CATCH_UP_CHUNK: usize = 1024;
+/// Appends of more records than this are encoded on a blocking thread.
+const PREPARE_INLINE: usize = 256;
 
 impl Shared {
     fn check_open(&self) -> Result<(), StoreError> {
@@ -59,8 +61,21 @@ impl Log {
     ) -> Result<Vec<UnitOutcome>, StoreError> {
         self.check_open()?;
         // The costly part of each record's canonical bytes is encoded here, on the
-        // caller's task, rather than on the writer thread that every append shares.
-        let parts = canonical::prepare(&units)?;
+        // caller's side, rather than on the writer thread that every append shares;
+        // off the async worker when there is much of it.
+        let records: usize = units.iter().flatten().map(|w| w.records.len()).sum();
+        let (units, parts) = if records > PREPARE_INLINE {
+            tokio::task::spawn_blocking(move || {
+                let parts = canonical::prepare(&units);
+                (units, parts)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("encoding task failed: {e}")))?
+        } else {
+            let parts = canonical::prepare(&units);
+            (units, parts)
+        };
+        let parts = parts?;
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append {
             units,

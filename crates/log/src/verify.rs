@@ -186,8 +186,8 @@ impl Run<'_> {
                 "segment file missing".into(),
             )));
         }
-        if let Some(bytes) = snapshot::read(self.shared.vfs.as_ref(), &self.shared.dir)? {
-            match snapshot::decode(&bytes) {
+        if let Some(file) = snapshot::open(self.shared.vfs.as_ref(), &self.shared.dir)? {
+            match snapshot::decode_file(file.as_ref()) {
                 Ok(s) => self.snap = Some(s),
                 Err(why) => {
                     return Ok(Err(snap_mismatch(None, None, format!("unreadable: {why}"))));

@@ -335,8 +335,12 @@ impl Writer {
         if let Some(t) = self.snapshot_thread.take() {
             let _ = t.join();
         }
+        // Nothing new since the last snapshot (say, a log opened only to read): the
+        // one on disk is current.
         let result = if self.poisoned.is_some() {
             Ok(())
+        } else if self.since_snapshot == 0 {
+            self.sync_if_needed()
         } else {
             self.sync_if_needed()
                 .and_then(|()| write_snapshot(&self.shared))

@@ -332,6 +332,26 @@ impl<P: Projector> Projection<P> {
         LiveRunner::new(self)
     }
 
+    /// Spawns the live runner on the current tokio runtime (see [`Projection::live`]):
+    /// it runs until `shutdown` completes, then persists. Fails with
+    /// [`ProjectionError::Task`] when called outside a tokio runtime.
+    pub fn run_live(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(LiveState<P>, tokio::task::JoinHandle<Result<u64>>)> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| ProjectionError::Task {
+            projection: P::NAME,
+            reason: e.to_string(),
+        })?;
+        let (state, runner) = self.live();
+        Ok((state, handle.spawn(runner.run(shutdown))))
+    }
+
+    /// The folded state, giving up the projection (unsaved records stay unsaved).
+    pub fn into_state(self) -> P {
+        self.state
+    }
+
     pub(crate) fn into_parts(self) -> Parts<P> {
         Parts {
             store: self.store,

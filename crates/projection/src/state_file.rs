@@ -200,7 +200,7 @@ pub fn path_in(dir: &Path, name: &str) -> PathBuf {
 
 /// Replaces `path` atomically with `parts` (temp file, fsync, rename, fsync folder).
 /// On error, names the operation and the file it failed on.
-pub fn write_atomic(
+pub(crate) fn write_atomic(
     path: &Path,
     parts: &[&[u8]],
 ) -> Result<(), (&'static str, PathBuf, std::io::Error)> {

@@ -7,7 +7,7 @@
 //! ticket indexes in purchase order in two sorted lists (not deleted / deleted):
 //! a page without time filters is found by binary search, never by a scan. Time
 //! filters (`last_updated_since/before`) depend on the owner account too, so they scan
-//! the asked performances only. Modules: [`fold`](crate) (state and records),
+//! the asked performances only. Modules: `fold` (state and records),
 //! `people` (persons and accounts), `index` (the per-performance lists), [`query`].
 
 mod fold;

@@ -12,4 +12,7 @@ mod commands;
 mod crash;
 mod damage;
 mod import;
+mod projection_crash;
+mod reports;
+mod snapshot;
 mod support;

@@ -206,3 +206,56 @@ pub fn segments(data: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// The hand-written fixture `tests/fixtures/NAME`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Writes `lines` to `dir/name` and imports them; every line must be accepted.
+/// (Importing from a copy keeps a rejects file, if any, out of the source tree.)
+pub fn import_lines(data: &Path, dir: &Path, name: &str, lines: &[&str]) {
+    let path = dir.join(name);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    let r = run(
+        data,
+        &[
+            "import",
+            path.to_str().unwrap_or_default(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(r.ok(), "import {name}: {}", r.stderr);
+    assert_eq!(
+        r.json()["accepted"],
+        lines.len() as u64,
+        "import {name}: {}",
+        r.stdout
+    );
+}
+
+/// Copies a folder recursively, leaving out the entries named in `skip` at its top.
+pub fn copy_dir(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("creating {}: {e}", to.display()));
+    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        let name = entry.file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let source = entry.path();
+        let target = to.join(&name);
+        if source.is_dir() {
+            copy_dir(&source, &target, &[]);
+        } else {
+            std::fs::copy(&source, &target)
+                .unwrap_or_else(|e| panic!("copying {}: {e}", source.display()));
+        }
+    }
+}

@@ -91,7 +91,7 @@ fn acknowledged_records_survive_sigkill() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let wait = Duration::from_millis(30 + seed % 250);
+        let wait = Duration::from_millis(20 + seed % 150);
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", TEST, "--nocapture", "--test-threads", "1"])
             .env(CHILD, &dir)
@@ -135,8 +135,11 @@ fn acknowledged_records_survive_sigkill() {
                     "round {round}: acknowledged record {id} lost ({report:?})"
                 );
             }
-            let v = log.verify(&mut |_| {}).unwrap();
-            assert!(v.is_ok(), "round {round}: {:?}", v.first_mismatch);
+            // The full check is slow in a debug build: every few rounds.
+            if round % 4 == 3 {
+                let v = log.verify(&mut |_| {}).unwrap();
+                assert!(v.is_ok(), "round {round}: {:?}", v.first_mismatch);
+            }
             log.close().await.unwrap();
         });
     }

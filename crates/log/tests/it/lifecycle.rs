@@ -83,7 +83,7 @@ async fn verify_reports_a_damaged_index_snapshot() {
 
     // On open, a damaged snapshot is set aside and the log rescanned.
     let mut bytes = std::fs::read(snapshot_path(tmp.path())).unwrap();
-    bytes[30] ^= 1;
+    bytes[40] ^= 1;
     std::fs::write(snapshot_path(tmp.path()), bytes).unwrap();
     let (log, report) = open(tmp.path());
     assert!(!report.snapshot_used);

@@ -141,3 +141,101 @@ proptest! {
         rt.block_on(run(ops));
     }
 }
+
+/// A case the property test once failed on: reopening right after closing found the
+/// folder still locked, because a child process being started by another test held
+/// the lock's open file until it executed. Open now retries a busy lock briefly.
+#[test]
+fn regression_reopen_right_after_close() {
+    let ops = vec![
+        Op::Append {
+            s: 2,
+            n: 2,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 1,
+            n: 1,
+            any: true,
+            wrong: false,
+        },
+        Op::Append {
+            s: 2,
+            n: 3,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 3,
+            n: 3,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 0,
+            n: 2,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 0,
+            n: 1,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 3,
+            n: 2,
+            any: true,
+            wrong: true,
+        },
+        Op::Append {
+            s: 0,
+            n: 3,
+            any: false,
+            wrong: false,
+        },
+        Op::Reopen,
+        Op::Append {
+            s: 2,
+            n: 2,
+            any: false,
+            wrong: true,
+        },
+        Op::Reopen,
+        Op::Reappend { k: 35 },
+        Op::Append {
+            s: 1,
+            n: 2,
+            any: true,
+            wrong: true,
+        },
+        Op::Reappend { k: 26 },
+        Op::Reopen,
+        Op::Reappend { k: 200 },
+        Op::Append {
+            s: 2,
+            n: 3,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 3,
+            n: 2,
+            any: false,
+            wrong: false,
+        },
+        Op::Append {
+            s: 3,
+            n: 1,
+            any: true,
+            wrong: false,
+        },
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(ops));
+}
