@@ -184,6 +184,13 @@ impl Log {
             tracing::warn!("{t}");
         }
         let end = opened.index.end();
+        // Positions keep non-decreasing `recorded_at` across restarts too.
+        let last_recorded = match end.checked_sub(1) {
+            Some(last) => read::read_positions(&files, &opened.index, &[last])?
+                .pop()
+                .map(|r| r.recorded_at),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             dir: config.dir.clone(),
             vfs: config.vfs.clone(),
@@ -210,7 +217,7 @@ impl Log {
             snapshot_thread: None,
             buf: Vec::new(),
             scratch: Vec::new(),
-            group: Default::default(),
+            group: writer::Group::resuming(last_recorded),
         };
         std::thread::Builder::new()
             .name("counterfoil-log-writer".into())

@@ -185,6 +185,31 @@ impl Store for Log {
         Ok(None)
     }
 
+    /// One index lookup for the whole batch, then one ordered read of the candidate
+    /// positions (a re-import finds every id stored, so this read is the hot path).
+    async fn find_ids(&self, ids: &[Uuid]) -> Result<Vec<StoredRecord>, StoreError> {
+        let shared = &self.inner.shared;
+        shared.check_open()?;
+        let idx = shared.index();
+        let mut positions = Vec::new();
+        for id in ids {
+            if let Some(p) = idx.find_fp(id_fingerprint(id)) {
+                positions.push(p);
+                positions.extend(idx.overflow(id));
+            }
+        }
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        let wanted: std::collections::HashSet<&Uuid> = ids.iter().collect();
+        // A fingerprint can match another id's record: keep only the ids asked for.
+        let mut found = read_positions(&shared.files, &idx, &positions)?;
+        found.retain(|r| wanted.contains(&r.id));
+        Ok(found)
+    }
+
     async fn end_position(&self) -> Result<Position, StoreError> {
         let shared = &self.inner.shared;
         shared.check_open()?;

@@ -178,6 +178,10 @@ pub(crate) struct Group {
     /// The `recorded_at` field of every record of the group, encoded: one clock
     /// reading per group.
     recorded: Vec<u8>,
+    /// The latest `recorded_at` handed out: a clock that steps back never makes a
+    /// later position older than an earlier one ("as of T" folds stop at the first
+    /// record after T).
+    last_recorded: Option<chrono::DateTime<chrono::Utc>>,
     records: Vec<GroupRecord>,
     frames: Vec<GroupFrame>,
     streams: Vec<GroupStream>,
@@ -190,9 +194,19 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// A group whose clock starts no earlier than the log's last `recorded_at`.
+    pub(crate) fn resuming(last_recorded: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        Self {
+            last_recorded,
+            ..Default::default()
+        }
+    }
+
     fn reset(&mut self, first_pos: u64, records: usize) -> Result<(), StoreError> {
         self.first_pos = first_pos;
-        canonical::recorded_at(&mut self.recorded, &chrono::Utc::now())?;
+        let now = chrono::Utc::now().max(self.last_recorded.unwrap_or_default());
+        self.last_recorded = Some(now);
+        canonical::recorded_at(&mut self.recorded, &now)?;
         self.records.clear();
         self.frames.clear();
         self.streams.clear();

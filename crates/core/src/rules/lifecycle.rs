@@ -1,8 +1,9 @@
 //! A ticket's lifecycle as the rules see it: which terminal facts happened (refunded,
 //! invalidated, deleted, injected) and how many redemptions stand. Shared by the
-//! ledger's compact state and by the history views, so "status" means one thing.
+//! ledger's compact state, the history views and the read models (which persist it),
+//! so "status", "holds a seat" and "scanned" mean one thing everywhere.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::RecordBody;
 use crate::error::RefusalReason;
@@ -44,7 +45,7 @@ const DELETED: u8 = 1 << 3;
 const INJECTED: u8 = 1 << 4;
 
 /// Eight bytes per ticket: the ledger keeps one for each of millions of tickets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Lifecycle {
     redemptions: u32,
     flags: u8,
@@ -98,6 +99,11 @@ impl Lifecycle {
         } else {
             Ok(())
         }
+    }
+
+    /// Holds a seat and has a standing redemption ("scanned" in link attribution).
+    pub fn is_scanned(&self) -> bool {
+        self.holds_seat() && self.redemptions > 0
     }
 
     pub fn redemptions(&self) -> u32 {

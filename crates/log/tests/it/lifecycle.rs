@@ -95,3 +95,26 @@ async fn verify_reports_a_damaged_index_snapshot() {
     assert!(log.verify(&mut |_| {}).unwrap().is_ok());
     log.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn recorded_at_never_goes_back_along_positions_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path());
+    append_each(&log, "ra-a", 20).await;
+    log.close().await.unwrap();
+    let (log, _) = open(tmp.path());
+    append_each(&log, "ra-b", 20).await;
+    let all = log.read_all(0, 100).await.unwrap();
+    assert_eq!(all.len(), 40);
+    for pair in all.windows(2) {
+        assert!(
+            pair[0].recorded_at <= pair[1].recorded_at,
+            "position {} recorded at {} after position {} at {}",
+            pair[1].position,
+            pair[1].recorded_at,
+            pair[0].position,
+            pair[0].recorded_at
+        );
+    }
+    log.close().await.unwrap();
+}
