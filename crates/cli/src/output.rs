@@ -214,4 +214,16 @@ mod tests {
             "name      count\naccepted  1,200\nrefused       3\n"
         );
     }
+
+    #[test]
+    fn named_columns_align_right_whatever_their_cells() {
+        let mut t =
+            Table::new(&["definition", "capacity", "price"]).align_right(&["capacity", "price"]);
+        t.row(vec!["D1".into(), "100".into(), "EUR 40.00".into()]);
+        t.row(vec!["D2".into(), "unlimited".into(), "EUR 5.00".into()]);
+        assert_eq!(
+            t.render(),
+            "definition   capacity      price\nD1                100  EUR 40.00\nD2          unlimited   EUR 5.00\n"
+        );
+    }
 }

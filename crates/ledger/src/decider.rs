@@ -79,6 +79,9 @@ pub(crate) struct Decider {
     /// Set after a store failure other than a conflict: the state can no longer be
     /// trusted, so every later submission answers this error.
     failed: Option<StoreError>,
+    /// Counts rebuilds of the state from the log: decisions taken before a rebuild
+    /// are void.
+    rebuilds: u64,
 }
 
 /// A job being worked on: its answers so far.
@@ -114,6 +117,12 @@ impl Work {
         } else if let Some(slot) = self.results.get_mut(rec) {
             *slot = None;
         }
+    }
+
+    /// Forgets every answer: the job is decided again from scratch.
+    fn reset_all(&mut self) {
+        self.atomic_error = None;
+        self.results.iter_mut().for_each(|r| *r = None);
     }
 
     /// Which answers are settled: one flag per record, all of them when the atomic job
@@ -223,6 +232,48 @@ struct Placed {
     index_in_unit: usize,
 }
 
+/// A decided batch ready for the store.
+struct Prepared {
+    units: Vec<AppendUnit>,
+    meta: Meta,
+}
+
+/// What it takes to match the store's answers to a prepared batch's records.
+struct Meta {
+    unit_count: usize,
+    unit_records: Vec<Vec<Placed>>,
+    /// The ids this batch writes: a later batch decided while this one is in flight
+    /// must not decide them again (the store does not know them yet).
+    in_batch: HashMap<Uuid, Placed>,
+    provisional: Vec<Provisional>,
+    batch_dups: Vec<BatchDuplicate>,
+}
+
+/// A batch handed to the store whose answer has not been matched yet.
+struct InFlight {
+    jobs: Vec<Work>,
+    meta: Meta,
+    /// Which answers were settled before this batch was decided.
+    before: Vec<Vec<bool>>,
+    write: tokio::task::JoinHandle<Result<Vec<UnitOutcome>, StoreError>>,
+}
+
+impl InFlight {
+    /// True when a record of `jobs` has an id this batch writes: its answer (duplicate
+    /// or conflict) depends on this batch's outcome, so it waits for it.
+    fn writes_any_of(&self, jobs: &[Work]) -> bool {
+        jobs.iter()
+            .flat_map(|w| &w.job.records)
+            .any(|r| self.meta.in_batch.contains_key(&r.id))
+    }
+}
+
+/// After one attempt: done, or decide again.
+enum Next {
+    Done,
+    Retry(StoreError),
+}
+
 impl Decider {
     pub(crate) fn new(store: Arc<dyn Store>, state: LedgerState, config: LedgerConfig) -> Self {
         Self {
@@ -230,12 +281,33 @@ impl Decider {
             state,
             config,
             failed: None,
+            rebuilds: 0,
         }
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let max_batch = self.config.max_batch.max(1);
-        while let Some(first) = rx.recv().await {
+        // The batch the store is writing. While it is in flight the next batch is
+        // decided against the state that assumes it written; that batch goes to the
+        // store only once this one came back as decided, so a failure or a conflict
+        // never lets a decision built on an unwritten record through.
+        let mut inflight: Option<InFlight> = None;
+        loop {
+            let first = if inflight.is_some() {
+                rx.try_recv().ok()
+            } else {
+                match rx.recv().await {
+                    Some(r) => Some(r),
+                    None => return,
+                }
+            };
+            let Some(first) = first else {
+                // Nothing new is queued: finish the batch in flight.
+                if let Some(f) = inflight.take() {
+                    self.finish(f).await;
+                }
+                continue;
+            };
             let mut jobs = Vec::new();
             let mut queries = Vec::new();
             let mut shutdown = None;
@@ -257,6 +329,48 @@ impl Decider {
                     next = rx.try_recv().ok();
                 }
             }
+            let speculate = queries.is_empty()
+                && shutdown.is_none()
+                && self.failed.is_none()
+                && !jobs.is_empty()
+                && !inflight.as_ref().is_some_and(|f| f.writes_any_of(&jobs));
+            if speculate {
+                let before: Vec<Vec<bool>> = jobs.iter().map(Work::settled).collect();
+                let rebuilds = self.rebuilds;
+                let prepared = self.prepare(&mut jobs).await;
+                let clean = match inflight.take() {
+                    Some(f) => self.finish(f).await,
+                    None => true,
+                };
+                if clean && self.rebuilds == rebuilds && self.failed.is_none() {
+                    match prepared {
+                        None => {
+                            for work in jobs {
+                                work.answer();
+                            }
+                        }
+                        Some(p) => {
+                            let store = self.store.clone();
+                            let units = p.units;
+                            inflight = Some(InFlight {
+                                jobs,
+                                meta: p.meta,
+                                before,
+                                write: tokio::spawn(async move { store.append_batch(units).await }),
+                            });
+                        }
+                    }
+                    continue;
+                }
+                // The batch in flight was not written as decided: the state was rebuilt
+                // or the ledger stopped, so this batch is decided again from scratch.
+                for w in &mut jobs {
+                    w.reset_all();
+                }
+            }
+            if let Some(f) = inflight.take() {
+                self.finish(f).await;
+            }
             if !jobs.is_empty() {
                 self.process(&mut jobs).await;
             }
@@ -277,9 +391,47 @@ impl Decider {
         }
     }
 
+    /// Matches the answers of a batch in flight, retries what must be, and answers
+    /// its submitters. True when it was written exactly as decided.
+    async fn finish(&mut self, inflight: InFlight) -> bool {
+        let InFlight {
+            mut jobs,
+            meta,
+            before,
+            write,
+        } = inflight;
+        let rebuilds = self.rebuilds;
+        let written = match write.await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Backend(format!("the append task failed: {e}"))),
+        };
+        let result = match written {
+            Ok(outcomes) => self.complete(&mut jobs, meta, outcomes).await,
+            Err(e) => Err(e),
+        };
+        let mut clean = matches!(result, Ok(None));
+        if let Next::Retry(conflict) = self.after_attempt(&mut jobs, &before, result) {
+            clean = false;
+            self.attempts(&mut jobs, 1, Some(conflict)).await;
+        }
+        for work in jobs {
+            work.answer();
+        }
+        clean && self.rebuilds == rebuilds && self.failed.is_none()
+    }
+
     async fn process(&mut self, jobs: &mut [Work]) {
-        let mut last_conflict = None;
-        for attempt in 0..=self.config.retries {
+        self.attempts(jobs, 0, None).await;
+    }
+
+    /// Attempts `start..=retries`; `last_conflict` is what made an earlier one retry.
+    async fn attempts(
+        &mut self,
+        jobs: &mut [Work],
+        start: usize,
+        mut last_conflict: Option<StoreError>,
+    ) {
+        for attempt in start..=self.config.retries {
             if let Some(e) = &self.failed {
                 for w in jobs.iter_mut() {
                     let settled = w.settled();
@@ -295,19 +447,10 @@ impl Decider {
             }
             // Answers settled by earlier attempts stand whatever happens to this one.
             let before: Vec<Vec<bool>> = jobs.iter().map(Work::settled).collect();
-            match self.attempt(jobs).await {
-                Ok(None) => return,
-                Ok(Some(conflict)) => last_conflict = Some(conflict),
-                Err(e) => {
-                    tracing::error!(error = %e, "store failure; the ledger stops accepting records");
-                    // Everything decided in this attempt may rest on records that were
-                    // not written: all of it answers the error.
-                    for (w, before) in jobs.iter_mut().zip(&before) {
-                        w.fail_unsettled(&e, before);
-                    }
-                    self.failed = Some(e);
-                    return;
-                }
+            let result = self.attempt(jobs).await;
+            match self.after_attempt(jobs, &before, result) {
+                Next::Done => return,
+                Next::Retry(conflict) => last_conflict = Some(conflict),
             }
         }
         let e = last_conflict.unwrap_or_else(|| {
@@ -319,10 +462,43 @@ impl Decider {
         }
     }
 
+    /// Settles the outcome of one attempt: done, or decide again after a conflict. A
+    /// store failure stops the ledger: everything decided in that attempt may rest on
+    /// records that were not written, so all of it answers the error.
+    fn after_attempt(
+        &mut self,
+        jobs: &mut [Work],
+        before: &[Vec<bool>],
+        result: Result<Option<StoreError>, StoreError>,
+    ) -> Next {
+        match result {
+            Ok(None) => Next::Done,
+            Ok(Some(conflict)) => Next::Retry(conflict),
+            Err(e) => {
+                tracing::error!(error = %e, "store failure; the ledger stops accepting records");
+                for (w, before) in jobs.iter_mut().zip(before) {
+                    w.fail_unsettled(&e, before);
+                }
+                self.failed = Some(e);
+                Next::Done
+            }
+        }
+    }
+
     /// One round: look up ids, decide, write, match answers. Answers `Some(conflict)`
     /// when some records must be decided again (the state was rebuilt), `Err` on a
     /// failure that stops the ledger.
     async fn attempt(&mut self, jobs: &mut [Work]) -> Result<Option<StoreError>, StoreError> {
+        let Some(prepared) = self.prepare(jobs).await else {
+            return Ok(None);
+        };
+        let outcomes = self.store.append_batch(prepared.units).await?;
+        self.complete(jobs, prepared.meta, outcomes).await
+    }
+
+    /// Looks up ids and decides every undecided record, folding the accepted ones into
+    /// the state. `None` when nothing is to be written.
+    async fn prepare(&mut self, jobs: &mut [Work]) -> Option<Prepared> {
         let found = self.lookup(jobs).await;
 
         let mut units: Vec<AppendUnit> = Vec::new();
@@ -411,11 +587,36 @@ impl Decider {
         }
 
         if units.is_empty() {
-            return Ok(None);
+            return None;
         }
         let unit_count = units.len();
-        let outcomes = self.store.append_batch(units).await?;
+        Some(Prepared {
+            units,
+            meta: Meta {
+                unit_count,
+                unit_records,
+                in_batch,
+                provisional,
+                batch_dups,
+            },
+        })
+    }
 
+    /// Matches the store's answers to the records of a prepared batch. Answers
+    /// `Some(conflict)` when some records must be decided again (the state was rebuilt).
+    async fn complete(
+        &mut self,
+        jobs: &mut [Work],
+        meta: Meta,
+        outcomes: Vec<UnitOutcome>,
+    ) -> Result<Option<StoreError>, StoreError> {
+        let Meta {
+            unit_count,
+            unit_records,
+            provisional,
+            batch_dups,
+            ..
+        } = meta;
         let mut first_unwritten = None;
         let mut rebuild = false;
         let mut conflict = None;
@@ -501,6 +702,7 @@ impl Decider {
 
         if rebuild {
             tracing::warn!("rebuilding the ledger state from the log after a write conflict");
+            self.rebuilds += 1;
             match fold_log(&*self.store).await {
                 Ok(state) => self.state = state,
                 Err(e) => {

@@ -27,7 +27,14 @@ const AT: &str = "2026-10-25T00:00:00Z";
 const REPORTS: &[(&str, &[&str])] = &[
     (
         "owners",
-        &["report", "owners", "--performance", "P1,P2", "--limit", "100"],
+        &[
+            "report",
+            "owners",
+            "--performance",
+            "P1,P2",
+            "--limit",
+            "100",
+        ],
     ),
     ("unsold", &["report", "unsold", "--at", AT]),
     (
@@ -44,7 +51,10 @@ const REPORTS: &[(&str, &[&str])] = &[
         ],
     ),
     ("shared", &["report", "shared"]),
-    ("shared-counts", &["report", "shared-counts", "--bucket", "month"]),
+    (
+        "shared-counts",
+        &["report", "shared-counts", "--bucket", "month"],
+    ),
     ("ticket-shares", &["report", "ticket-shares", "T4"]),
     ("links", &["report", "links"]),
 ];
@@ -82,7 +92,10 @@ const VARIANTS: &[(&str, &[&str])] = &[
             "P1",
         ],
     ),
-    ("shared-counts-day", &["report", "shared-counts", "--bucket", "day"]),
+    (
+        "shared-counts-day",
+        &["report", "shared-counts", "--bucket", "day"],
+    ),
     ("links-p2", &["report", "links", "--performance", "P2"]),
     ("ticket-shares-none", &["report", "ticket-shares", "T9"]),
 ];
@@ -135,7 +148,9 @@ fn reports_print_exactly_the_snapshots_in_every_format() {
         "link-attribution",
     ] {
         assert!(
-            data.join("projections").join(format!("{name}.state")).exists(),
+            data.join("projections")
+                .join(format!("{name}.state"))
+                .exists(),
             "{name}"
         );
     }
@@ -303,7 +318,8 @@ fn rebuild_names_what_it_rebuilt_and_reports_are_unchanged() {
     let one = run(&data, &["rebuild", "owner-report"]);
     assert!(one.ok(), "{}", one.stderr);
     assert!(
-        one.stdout.starts_with("rebuilt owner-report from 45 record(s)"),
+        one.stdout
+            .starts_with("rebuilt owner-report from 45 record(s)"),
         "{}",
         one.stdout
     );

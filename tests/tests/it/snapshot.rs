@@ -71,9 +71,6 @@ pub fn diff(a: &str, b: &str) -> String {
 
 #[test]
 fn the_diff_marks_removed_and_added_lines() {
-    assert_eq!(
-        diff("a\nb\nc\n", "a\nc\nd\n"),
-        "  a\n- b\n  c\n+ d\n"
-    );
+    assert_eq!(diff("a\nb\nc\n", "a\nc\nd\n"), "  a\n- b\n  c\n+ d\n");
     assert_eq!(diff("same\n", "same\n"), "  same\n");
 }

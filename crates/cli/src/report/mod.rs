@@ -220,7 +220,8 @@ pub async fn run(g: &Global, args: ReportArgs) -> anyhow::Result<ExitCode> {
             let model = projections::load::<OwnerReport>(g, as_of, persist).await?;
             let page = model.query(&query).map_err(|e| match e {
                 OwnersError::NoPerformance => anyhow::anyhow!("--performance: {e}"),
-                e => anyhow::anyhow!("--limit: {e}"),
+                OwnersError::LimitOutOfRange { .. } => anyhow::anyhow!("--limit: {e}"),
+                e => anyhow::anyhow!("the owner report refused the query: {e}"),
             })?;
             emit::render(
                 format,

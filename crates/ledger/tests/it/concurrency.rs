@@ -183,3 +183,85 @@ async fn a_refusal_that_rested_on_an_unwritten_record_is_decided_again() {
     b.shutdown().await;
     close(log, a).await;
 }
+
+/// While one batch is being written the next is decided; a record resent in that next
+/// batch must still be answered as a duplicate of the one in flight, at its position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_while_the_first_copy_is_in_flight_is_its_duplicate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, ledger) = open(dir.path()).await;
+    accepted(&ledger.submit(perf("P1")).await);
+    accepted(&ledger.submit(def("D1", "P1", None)).await);
+    for round in 0..20 {
+        let chunk: Vec<_> = (0..500)
+            .map(|i| buy(&format!("T{round}-{i}"), &format!("O{round}-{i}"), "D1"))
+            .collect();
+        let (a, b, c) = tokio::join!(
+            ledger.submit_many(chunk.clone()),
+            ledger.submit_many(chunk.clone()),
+            ledger.submit_many(chunk),
+        );
+        for i in 0..500 {
+            let first = accepted(&a[i]);
+            assert!(!first.duplicate, "round {round} record {i}");
+            for again in [&b[i], &c[i]] {
+                let again = accepted(again);
+                assert!(again.duplicate, "round {round} record {i}: {again:?}");
+                assert_eq!(again.position, first.position);
+            }
+        }
+    }
+    let report = log.verify(&mut |_| {}).expect("verify");
+    assert!(report.first_mismatch.is_none());
+    assert_eq!(report.records, 2 + 20 * 500);
+    close(log, ledger).await;
+}
+
+/// A sync failure while the next batch is already decided: nothing decided behind the
+/// failed batch may be written, and every submitter hears the failure. The failed
+/// batch itself has an unknown outcome (its bytes may have reached the file before the
+/// sync failed); resubmitting by id settles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_voids_the_batch_decided_behind_it() {
+    use counterfoil_log::{FaultyVfs, LogConfig, RealVfs};
+    const CHUNK: usize = 400;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vfs = Arc::new(FaultyVfs::new(Arc::new(RealVfs)));
+    let mut config = LogConfig::new(dir.path());
+    config.vfs = vfs.clone();
+    // One chunk per batch, so later chunks are decided while an earlier one is written.
+    let ledger_config = LedgerConfig {
+        max_batch: CHUNK,
+        ..LedgerConfig::default()
+    };
+    let (log, ledger) = open_with(config, ledger_config).await;
+    accepted(&ledger.submit(perf("P1")).await);
+    accepted(&ledger.submit(def("D1", "P1", Some(10_000))).await);
+    vfs.fail_next_sync();
+    let chunks: Vec<Vec<_>> = (0..8)
+        .map(|c| {
+            (0..CHUNK)
+                .map(|i| buy(&format!("T{c}-{i}"), &format!("O{c}-{i}"), "D1"))
+                .collect()
+        })
+        .collect();
+    let answers =
+        futures::future::join_all(chunks.into_iter().map(|c| ledger.submit_many(c))).await;
+    let all: Vec<_> = answers.iter().flatten().collect();
+    assert!(
+        all.iter().all(|r| r.is_err()),
+        "nothing is acknowledged after the failed sync"
+    );
+    ledger.shutdown().await;
+    let _ = log.close().await;
+    drop(log);
+    let (log, _) = counterfoil_log::Log::open(LogConfig::new(dir.path())).expect("reopens");
+    let report = log.verify(&mut |_| {}).expect("verify");
+    assert!(report.first_mismatch.is_none());
+    let unknown = report.records as usize - 2;
+    assert!(
+        unknown == 0 || unknown == CHUNK,
+        "only the batch whose sync failed may be in the log, found {unknown} records"
+    );
+    log.close().await.expect("closes");
+}
