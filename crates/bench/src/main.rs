@@ -61,6 +61,21 @@ enum Cmd {
         #[arg(long, default_value = "bench-data/open")]
         dir: PathBuf,
     },
+    /// `counterfoil rebuild` of all four read models over an existing data folder.
+    Rebuild {
+        /// A data folder, e.g. the one `import` leaves in bench-data/import/data.
+        #[arg(long, default_value = "bench-data/import/data")]
+        data: PathBuf,
+    },
+    /// Owner-report pages (limit 100) over N tickets held in memory: p50/p99 latency.
+    OwnersPage {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: u64,
+        #[arg(long, default_value_t = 100)]
+        performances: u64,
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+    },
     /// (internal) open DIR in this process and print time and memory as JSON.
     #[command(hide = true)]
     OpenOnce { dir: PathBuf },
@@ -81,6 +96,12 @@ async fn main() -> Result<()> {
             dir,
         } => append(tasks, per_task, &dir).await?,
         Cmd::Open { records, dir } => open(records, &dir).await?,
+        Cmd::Rebuild { data } => rebuild(&data)?,
+        Cmd::OwnersPage {
+            tickets,
+            performances,
+            queries,
+        } => owners_page(tickets, performances, queries)?,
         Cmd::OpenOnce { dir } => {
             let r = open_once(&dir).await?;
             println!("{r}");
@@ -403,5 +424,143 @@ async fn open_once(dir: &Path) -> Result<serde_json::Value> {
         "rss_bytes_per_record": round(rss_delta as f64 / report.records.max(1) as f64, 1),
         "index_bytes_estimate": format!("{stats:?}"),
         "probe_record_type": kind,
+    }))
+}
+
+fn rebuild(data: &Path) -> Result<serde_json::Value> {
+    let bin = counterfoil_bin()?;
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "peak_rss_kb=%M"])
+        .arg(&bin)
+        .arg("--data")
+        .arg(data)
+        .arg("rebuild")
+        .output()
+        .context("running /usr/bin/time counterfoil rebuild")?;
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("rebuild failed: {}", stderr.trim());
+    }
+    let peak_kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let (log, _) = Log::open(LogConfig::new(data))?;
+    let records = log.stats().records;
+    log.close().await_blocking()?;
+    Ok(serde_json::json!({
+        "benchmark": "rebuild",
+        "machine": machine(),
+        "records": records,
+        "seconds": round(elapsed.as_secs_f64(), 3),
+        "records_per_s": (records as f64 / elapsed.as_secs_f64()).round(),
+        "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1),
+        "summary": stdout.trim().lines().last().unwrap_or(""),
+    }))
+}
+
+/// Closing from a synchronous function inside the runtime.
+trait AwaitBlocking {
+    fn await_blocking(self) -> Result<(), counterfoil_core::StoreError>;
+}
+
+impl<F: std::future::Future<Output = Result<(), counterfoil_core::StoreError>>> AwaitBlocking
+    for F
+{
+    fn await_blocking(self) -> Result<(), counterfoil_core::StoreError> {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(self))
+    }
+}
+
+fn owners_page(tickets: u64, performances: u64, queries: usize) -> Result<serde_json::Value> {
+    use counterfoil_core::{Hash, RecordType, StoredRecord};
+    use counterfoil_projection::Projector;
+    use counterfoil_projector_owners::{OwnerQuery, OwnerReport};
+
+    let mut report = OwnerReport::default();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z")?.to_utc();
+    let mut position = 0u64;
+    let mut apply = |ty: RecordType, stream: String, data: serde_json::Value| -> Result<()> {
+        let body = counterfoil_core::RecordBody::from_json_data(ty, data)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        report.apply(&StoredRecord {
+            position,
+            stream,
+            revision: 0,
+            id: uuid::Uuid::from_u128(u128::from(position) + 1),
+            occurred_at: at + chrono::TimeDelta::seconds(position as i64),
+            recorded_at: at + chrono::TimeDelta::seconds(position as i64),
+            source: "bench".into(),
+            actor: "bench".into(),
+            correlation_id: None,
+            schema_version: 1,
+            body,
+            hash: Hash::GENESIS,
+        });
+        position += 1;
+        Ok(())
+    };
+    for p in 0..performances {
+        apply(
+            RecordType::PerformanceScheduled,
+            format!("performance-P{p}"),
+            serde_json::json!({"performance_id": format!("P{p}"), "organizer_id": "ORG",
+                "name": format!("Show {p}"), "starts_at": "2026-12-01T20:00:00Z"}),
+        )?;
+        apply(
+            RecordType::DefinitionCreated,
+            format!("definition-D{p}"),
+            serde_json::json!({"definition_id": format!("D{p}"), "performance_id": format!("P{p}"),
+                "name": "General", "pricing": {"method": "fixed", "price": "25.00"}, "currency": "EUR"}),
+        )?;
+    }
+    let started = Instant::now();
+    for t in 0..tickets {
+        let p = t % performances;
+        apply(
+            RecordType::TicketPurchased,
+            format!("ticket-T{t}"),
+            serde_json::json!({"ticket_id": format!("T{t}"), "order_id": format!("O{t}"),
+                "definition_id": format!("D{p}"), "ticket_type": "Adult",
+                "buyer": {"email": format!("buyer{}@example.com", t % 50_000), "customer_id": format!("C{}", t % 50_000)},
+                "face_price": "25.00", "price_paid": "25.00", "currency": "EUR", "channel": "web",
+                "seat": {"section": "A", "row": format!("{}", t % 40), "seat": format!("{}", t % 30)}}),
+        )?;
+    }
+    let fold_secs = started.elapsed().as_secs_f64();
+    let per_perf = tickets / performances.max(1);
+    let mut latencies = Vec::with_capacity(queries);
+    let mut rows = 0usize;
+    for q in 0..queries {
+        // Spread over performances, offsets and a few multi-performance pages.
+        let p = (q as u64 * 7919) % performances;
+        let perfs: Vec<String> = if q % 10 == 0 {
+            (0..3).map(|k| format!("P{}", (p + k) % performances)).collect()
+        } else {
+            vec![format!("P{p}")]
+        };
+        let mut query = OwnerQuery::new(perfs, 100);
+        query.offset = (q as u64 * 104_729) % per_perf.max(1);
+        let t0 = Instant::now();
+        let page = report.query(&query).map_err(|e| anyhow::anyhow!("{e}"))?;
+        latencies.push(t0.elapsed());
+        rows += page.result.len();
+    }
+    latencies.sort();
+    Ok(serde_json::json!({
+        "benchmark": "owners-page",
+        "machine": machine(),
+        "tickets": tickets,
+        "performances": performances,
+        "fold_records_per_s": (tickets as f64 / fold_secs).round(),
+        "queries": queries,
+        "rows_returned": rows,
+        "p50_ms": round(percentile(&latencies, 0.50), 4),
+        "p99_ms": round(percentile(&latencies, 0.99), 4),
+        "max_ms": round(percentile(&latencies, 1.0), 4),
     }))
 }
