@@ -539,7 +539,9 @@ fn owners_page(tickets: u64, performances: u64, queries: usize) -> Result<serde_
         // Spread over performances, offsets and a few multi-performance pages.
         let p = (q as u64 * 7919) % performances;
         let perfs: Vec<String> = if q % 10 == 0 {
-            (0..3).map(|k| format!("P{}", (p + k) % performances)).collect()
+            (0..3)
+                .map(|k| format!("P{}", (p + k) % performances))
+                .collect()
         } else {
             vec![format!("P{p}")]
         };

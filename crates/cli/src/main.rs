@@ -15,6 +15,7 @@ mod projections;
 mod read;
 mod rebuild;
 mod report;
+mod serve;
 mod store;
 mod verify;
 
@@ -155,6 +156,15 @@ enum Command {
         #[arg(long, hide = true)]
         persist_every_records: Option<u64>,
     },
+    /// Run the HTTP server (docs/http.md) until SIGTERM or SIGINT.
+    Serve {
+        /// Where to listen; port 0 picks a free port (printed as `listening on ADDR`).
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        addr: std::net::SocketAddr,
+    },
+    /// Manage the server's bearer tokens (stored hashed in `<data>/tokens.json`).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Generate a realistic, seeded sample workload; import it unless --out is given.
     Demo {
         /// How many lines to generate.
@@ -171,17 +181,35 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; prints its id and its text, which is shown only this once.
+    Create {
+        /// `ingest`, `read`, `audit` or `admin`.
+        #[arg(long, value_parser = |s: &str| s.parse::<counterfoil_server::tokens::Role>())]
+        role: counterfoil_server::tokens::Role,
+    },
+    /// Revoke a token by its id; a running server refuses it from its next request.
+    Revoke { id: String },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return parse::usage_error(e),
     };
+    // The server reports starting and stopping; one-shot commands only their errors.
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "error"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     match run(cli).await {
@@ -221,6 +249,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             projection,
             persist_every_records,
         } => rebuild::run(g, projection, persist_every_records).await,
+        Command::Serve { addr } => serve::run(g, addr).await,
+        Command::Token(TokenCommand::Create { role }) => serve::token_create(g, role),
+        Command::Token(TokenCommand::Revoke { id }) => serve::token_revoke(g, &id),
         Command::Demo {
             events,
             seed,

@@ -1,1 +1,343 @@
+//! The counterfoil HTTP server (SPEC §7): ingest through the ledger, raw reads of the
+//! log, a live subscription as server-sent events, health and Prometheus metrics.
+//!
+//! [`Server::bind`] opens the store and the ledger and binds the listener (so a caller
+//! can learn the bound address, port 0 included), opens the four read models and
+//! catches them up with the log, then lets them follow it live; [`Server::run`]
+//! answers requests until the shutdown future completes, then stops accepting, lets
+//! in-flight requests finish, ends live subscriptions, stops the ledger, persists the
+//! read models and closes the log.
 
+mod access;
+mod api;
+mod ingest;
+mod live;
+mod metrics;
+mod read;
+mod reports;
+pub mod tokens;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use counterfoil_core::Store;
+use counterfoil_ledger::{Ledger, LedgerConfig};
+use counterfoil_log::{Durability, Log, LogConfig};
+use counterfoil_projection::{LiveState, Projection, Projector};
+use counterfoil_projector_links::LinkAttribution;
+use counterfoil_projector_owners::OwnerReport;
+use counterfoil_projector_shared::SharedTickets;
+use counterfoil_projector_unsold::UnsoldCounts;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::timeout::TimeoutLayer;
+
+pub use metrics::Metrics;
+
+/// Where the server keeps its data, where it listens and its limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The data folder of the embedded log.
+    pub data: PathBuf,
+    pub durability: Durability,
+    /// Where to listen; port 0 picks a free port ([`Server::local_addr`] tells which).
+    pub addr: SocketAddr,
+    /// The largest request body accepted (413 beyond). Default 4 MiB.
+    pub max_body_bytes: usize,
+    /// The most records in one `POST /v1/records` (413 beyond). Default 1000.
+    pub max_batch_records: usize,
+    /// A request not answered within this time gets 408. Live subscriptions are not
+    /// bounded by it once their response has started. Default 30 s.
+    pub request_timeout: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(data: impl Into<PathBuf>, addr: SocketAddr) -> Self {
+        Self {
+            data: data.into(),
+            durability: Durability::Strict,
+            addr,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_batch_records: 1000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    #[error("opening the store in {dir}: {source}")]
+    OpenStore {
+        dir: PathBuf,
+        #[source]
+        source: counterfoil_core::StoreError,
+    },
+    #[error("opening the ledger (reading the log): {0}")]
+    OpenLedger(#[source] counterfoil_ledger::LedgerError),
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the {projection} read model: {source}")]
+    Projection {
+        projection: &'static str,
+        #[source]
+        source: counterfoil_projection::ProjectionError,
+    },
+    #[error("the access tokens: {0}")]
+    Tokens(#[from] tokens::TokenError),
+    #[error("serving HTTP: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("closing the store (pending appends, index snapshot): {0}")]
+    Close(#[source] counterfoil_core::StoreError),
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub ledger: Ledger,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub models: reports::Models,
+    pub tokens: Arc<access::Tokens>,
+    pub max_batch_records: usize,
+    /// Turns true when the server stops; live subscriptions end then.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("ledger", &self.ledger)
+            .field("max_batch_records", &self.max_batch_records)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bound server, ready to run.
+#[derive(Debug)]
+pub struct Server {
+    log: Log,
+    ledger: Ledger,
+    listener: TcpListener,
+    router: Router,
+    stop: watch::Sender<bool>,
+    runners: Vec<Runner>,
+    admin_token: Option<PathBuf>,
+}
+
+type Runner = (
+    &'static str,
+    tokio::task::JoinHandle<Result<u64, counterfoil_projection::ProjectionError>>,
+);
+
+/// Opens a read model, catches it up with the log and starts following it live
+/// until `stopping` turns true (the runner persists then).
+async fn follow<P: Projector>(
+    data: &std::path::Path,
+    store: &Arc<dyn Store>,
+    stopping: &watch::Receiver<bool>,
+    runners: &mut Vec<Runner>,
+) -> Result<LiveState<P>, ServerError> {
+    let fail = |source| ServerError::Projection {
+        projection: P::NAME,
+        source,
+    };
+    let mut projection = Projection::<P>::open(data.join("projections"), store.clone())
+        .await
+        .map_err(fail)?;
+    let started = std::time::Instant::now();
+    let position = projection.catch_up(&mut |_, _| {}).await.map_err(fail)?;
+    tracing::info!(
+        projection = P::NAME,
+        position,
+        ms = started.elapsed().as_millis() as u64,
+        "caught up"
+    );
+    let mut stopping = stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let (state, handle) = projection.run_live(stopped).map_err(fail)?;
+    runners.push((P::NAME, handle));
+    Ok(state)
+}
+
+impl Server {
+    /// Opens the log and the ledger in `config.data` and binds `config.addr`.
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        let mut log_config = LogConfig::new(&config.data);
+        log_config.durability = config.durability;
+        let (log, report) = Log::open(log_config).map_err(|source| ServerError::OpenStore {
+            dir: config.data.clone(),
+            source,
+        })?;
+        if let Some(torn) = &report.torn_tail {
+            tracing::warn!(%torn, "the last append was incomplete and was cut off");
+        }
+        let store: Arc<dyn Store> = Arc::new(log.clone());
+        let ledger = match Ledger::open(store.clone(), LedgerConfig::default()).await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = log.close().await;
+                return Err(ServerError::OpenLedger(e));
+            }
+        };
+        let listener = match TcpListener::bind(config.addr).await {
+            Ok(l) => l,
+            Err(source) => {
+                ledger.shutdown().await;
+                let _ = log.close().await;
+                return Err(ServerError::Bind {
+                    addr: config.addr,
+                    source,
+                });
+            }
+        };
+        let (stop, stopping) = watch::channel(false);
+        let mut runners = Vec::new();
+        let models = match open_models(&config.data, &store, &stopping, &mut runners).await {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = stop.send(true);
+                for (_, handle) in runners {
+                    let _ = handle.await;
+                }
+                ledger.shutdown().await;
+                let _ = log.close().await;
+                return Err(e);
+            }
+        };
+        let admin_token = tokens::ensure_admin(&config.data)?;
+        let state = AppState {
+            ledger: ledger.clone(),
+            store,
+            metrics: Arc::new(Metrics::default()),
+            models,
+            tokens: access::Tokens::new(config.data.clone()),
+            max_batch_records: config.max_batch_records.max(1),
+            stopping,
+        };
+        let router = router(state, &config);
+        Ok(Server {
+            log,
+            ledger,
+            listener,
+            router,
+            stop,
+            runners,
+            admin_token,
+        })
+    }
+
+    /// Where the admin token created at this start was written: `Some` only when the
+    /// data folder had no token yet.
+    pub fn admin_token_file(&self) -> Option<&std::path::Path> {
+        self.admin_token.as_deref()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        self.listener.local_addr().map_err(ServerError::Serve)
+    }
+
+    /// Answers requests until `shutdown` completes, then drains and closes the store.
+    /// An acknowledged record is durable (as the durability setting says) before this
+    /// returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let stop = self.stop;
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; finishing requests");
+            let _ = stop.send(true);
+        };
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await
+            .map_err(ServerError::Serve);
+        self.ledger.shutdown().await;
+        let mut persisted = Ok(());
+        for (projection, handle) in self.runners {
+            match handle.await {
+                Ok(Ok(position)) => tracing::info!(projection, position, "read model persisted"),
+                Ok(Err(source)) => {
+                    tracing::error!(projection, %source, "read model stopped with an error");
+                    persisted = Err(ServerError::Projection { projection, source });
+                }
+                Err(e) => tracing::error!(projection, %e, "read model task failed"),
+            }
+        }
+        let closed = self.log.close().await.map_err(ServerError::Close);
+        tracing::info!("stopped");
+        served?;
+        persisted?;
+        closed
+    }
+}
+
+async fn open_models(
+    data: &std::path::Path,
+    store: &Arc<dyn Store>,
+    stopping: &watch::Receiver<bool>,
+    runners: &mut Vec<Runner>,
+) -> Result<reports::Models, ServerError> {
+    Ok(reports::Models {
+        shared: follow::<SharedTickets>(data, store, stopping, runners).await?,
+        unsold: follow::<UnsoldCounts>(data, store, stopping, runners).await?,
+        owners: follow::<OwnerReport>(data, store, stopping, runners).await?,
+        links: follow::<LinkAttribution>(data, store, stopping, runners).await?,
+    })
+}
+
+/// Binds and runs: [`Server::bind`] then [`Server::run`].
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    Server::bind(config).await?.run(shutdown).await
+}
+
+fn router(state: AppState, config: &ServerConfig) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/v1/records", post(ingest::post_records).get(read::records))
+        .route("/v1/records/live", get(live::records_live))
+        .route("/v1/streams/{stream}", get(read::stream))
+        .route("/v1/tickets/{id}/history", get(read::ticket_history))
+        .route("/v1/health", get(read::health))
+        .route("/v1/metrics", get(metrics::render))
+        .route("/v1/tickets/{id}/shares", get(reports::ticket_shares))
+        .route("/v1/reports/shared-tickets", get(reports::shared_tickets))
+        .route(
+            "/v1/reports/shared-tickets/counts",
+            get(reports::shared_counts),
+        )
+        .route("/v1/reports/unsold", get(reports::unsold))
+        .route("/v1/reports/unsold/live", get(reports::unsold_live))
+        .route("/v1/reports/owners", get(reports::owners))
+        .route("/v1/reports/links", get(reports::links))
+        .fallback(api::not_found)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .with_state(state)
+}

@@ -14,5 +14,6 @@ mod damage;
 mod import;
 mod projection_crash;
 mod reports;
+mod server;
 mod snapshot;
 mod support;
