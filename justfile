@@ -1,8 +1,8 @@
 # Counterfoil tasks. `just --list` shows them.
 
-# The main job on the embedded store: a seeded demo workload imported into ./counterfoil-data.
+# The main job: the HTTP service over ./counterfoil-data (demo loads sample data first).
 run *ARGS:
-    cargo run --release -- demo {{ARGS}}
+    cargo run --release -- serve {{ARGS}}
 
 # Every test of the workspace (the same command CI runs).
 test:
