@@ -13,6 +13,7 @@ mod api;
 mod ingest;
 mod live;
 mod metrics;
+pub mod openapi;
 mod read;
 mod reports;
 pub mod tokens;
@@ -25,7 +26,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use counterfoil_core::Store;
 use counterfoil_ledger::{Ledger, LedgerConfig};
 use counterfoil_log::{Durability, Log, LogConfig};
@@ -312,23 +312,12 @@ pub async fn serve(
 
 fn router(state: AppState, config: &ServerConfig) -> Router {
     let metrics = state.metrics.clone();
-    Router::new()
-        .route("/v1/records", post(ingest::post_records).get(read::records))
-        .route("/v1/records/live", get(live::records_live))
-        .route("/v1/streams/{stream}", get(read::stream))
-        .route("/v1/tickets/{id}/history", get(read::ticket_history))
-        .route("/v1/health", get(read::health))
-        .route("/v1/metrics", get(metrics::render))
-        .route("/v1/tickets/{id}/shares", get(reports::ticket_shares))
-        .route("/v1/reports/shared-tickets", get(reports::shared_tickets))
-        .route(
-            "/v1/reports/shared-tickets/counts",
-            get(reports::shared_counts),
-        )
-        .route("/v1/reports/unsold", get(reports::unsold))
-        .route("/v1/reports/unsold/live", get(reports::unsold_live))
-        .route("/v1/reports/owners", get(reports::owners))
-        .route("/v1/reports/links", get(reports::links))
+    // Built from the same table as the OpenAPI document (`openapi::document`).
+    let mut router = Router::new();
+    for endpoint in openapi::ENDPOINTS {
+        router = router.route(endpoint.path, (endpoint.handler)());
+    }
+    router
         .fallback(api::not_found)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -8,6 +8,8 @@
     reason = "tests fail loudly"
 )]
 
+mod openapi;
+
 use std::net::SocketAddr;
 
 use counterfoil_server::{Server, ServerConfig};
