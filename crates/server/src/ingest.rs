@@ -33,7 +33,14 @@ pub async fn post_records(
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::too_large(e.body_text()));
+            // The rest of the body was never read, so this connection cannot carry
+            // another request: say so, or a pooling client would reuse it and fail.
+            let mut answer = ApiError::too_large(e.body_text()).into_response();
+            answer.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            return Ok(answer);
         }
         Err(e) => return Err(ApiError::invalid("body", e.body_text())),
     };
