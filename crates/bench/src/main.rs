@@ -5,11 +5,14 @@
 //! - `import`: `counterfoil import` of a demo file, end to end, as a user runs it.
 //! - `append`: many tasks appending single records through the command layer.
 //! - `open`: opening a large log (time and resident memory), in a fresh process.
+//! - `http`: the HTTP server under concurrent single-record posts and live subscribers.
 
 /// mimalloc: the import pipeline allocates records on parser threads and frees them
 /// on the ledger's; glibc's allocator spends more time on that than on the work.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,6 +79,9 @@ enum Cmd {
         #[arg(long, default_value_t = 2_000)]
         queries: usize,
     },
+    /// `counterfoil serve` under N connections posting single records (and optional
+    /// live subscribers): records/s, latency percentiles, subscriber lag.
+    Http(http::HttpArgs),
     /// (internal) open DIR in this process and print time and memory as JSON.
     #[command(hide = true)]
     OpenOnce { dir: PathBuf },
@@ -102,6 +108,7 @@ async fn main() -> Result<()> {
             performances,
             queries,
         } => owners_page(tickets, performances, queries)?,
+        Cmd::Http(args) => http::run(args).await?,
         Cmd::OpenOnce { dir } => {
             let r = open_once(&dir).await?;
             println!("{r}");

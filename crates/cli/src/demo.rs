@@ -26,7 +26,7 @@ pub async fn run(
         return write(&config, path);
     }
     let (opened, ledger) = store::open_ledger(g).await?;
-    let was_empty = opened.report.records == 0;
+    let was_empty = opened.is_empty().await?;
     let report = import::pipeline(
         &ledger,
         Source::Demo(config),

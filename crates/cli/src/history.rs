@@ -19,7 +19,7 @@ pub async fn run(
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     let as_of = as_of.map(parse_as_of).transpose()?;
-    let opened = store::open(g)?;
+    let opened = store::open(g).await?;
     let store = opened.store();
     let entries = match kind {
         HistoryKind::Ticket => history::ticket_history(&*store, id, as_of).await,

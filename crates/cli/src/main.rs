@@ -54,8 +54,9 @@ pub struct Global {
     /// Which store to use.
     #[arg(long = "store", global = true, value_enum, default_value_t = StoreKind::File)]
     pub store: StoreKind,
-    /// Address of the KurrentDB / EventStoreDB server, for `--store eventstore`.
-    #[arg(long, global = true)]
+    /// Address of the KurrentDB / EventStoreDB server, for `--store eventstore`, e.g.
+    /// `esdb://localhost:2113?tls=false` or `esdb://a:2113,b:2113,c:2113` (a cluster).
+    #[arg(long, global = true, env = "COUNTERFOIL_EVENTSTORE_URL")]
     pub eventstore_url: Option<String>,
     /// When an append counts as done: `strict` syncs to disk before acknowledging;
     /// `relaxed` (bulk loads only) may lose the latest records in a crash.
@@ -200,10 +201,12 @@ async fn main() -> ExitCode {
         Err(e) => return parse::usage_error(e),
     };
     // The server reports starting and stopping; one-shot commands only their errors.
+    // The KurrentDB client logs each failed connection attempt itself; the command's
+    // own error already says what failed, with the URL.
     let default_filter = if matches!(cli.command, Command::Serve { .. }) {
         "info"
     } else {
-        "error"
+        "error,eventstore=off"
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

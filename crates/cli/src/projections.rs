@@ -80,7 +80,7 @@ pub async fn load<P: Projector>(
     as_of: Option<AsOf>,
     persist_every_records: Option<u64>,
 ) -> anyhow::Result<P> {
-    let opened = store::open(g)?;
+    let opened = store::open(g).await?;
     let store = opened.store();
     let state = match as_of {
         Some(as_of) => build_as_of::<P>(&*store, as_of)

@@ -14,7 +14,7 @@ use crate::{Format, Global, store};
 const PAGE: usize = 1024;
 
 pub async fn read(g: &Global, stream: &str, format: Format) -> anyhow::Result<ExitCode> {
-    let opened = store::open(g)?;
+    let opened = store::open(g).await?;
     let store = opened.store();
     let mut out = Out::new();
     let mut table = Table::new(&["revision", "position", "occurred_at", "type", "id"]);
@@ -65,7 +65,7 @@ pub async fn tail(
     follow: bool,
     limit: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let opened = store::open(g)?;
+    let opened = store::open(g).await?;
     let store = opened.store();
     let mut out = Out::new();
     let mut printed = 0u64;

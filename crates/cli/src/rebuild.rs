@@ -27,7 +27,7 @@ pub async fn run(
         Some(n) => vec![n],
         None => Name::ALL.to_vec(),
     };
-    let opened = store::open(g)?;
+    let opened = store::open(g).await?;
     let started = Instant::now();
     let rebuilt = rebuild(
         g,

@@ -15,8 +15,13 @@ use counterfoil_server::{Server, ServerConfig};
 use crate::{DurabilityArg, Global, StoreKind};
 
 pub async fn run(g: &Global, addr: SocketAddr) -> anyhow::Result<ExitCode> {
-    if g.store != StoreKind::File {
-        anyhow::bail!("serve runs on the embedded log only; use --store file");
+    if g.store == StoreKind::Eventstore {
+        // The HTTP server opens its store itself and takes only a data folder so far.
+        let url = crate::store::eventstore_url(g)?;
+        anyhow::bail!(
+            "serve cannot run on --store eventstore ({url}) yet: the HTTP server opens the \
+             embedded log itself; use --store file, or the other commands with eventstore"
+        );
     }
     let mut config = ServerConfig::new(&g.data, addr);
     config.durability = match g.durability {

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::record::NewRecord;
 use crate::values::{Amount, Currency, Id, Timestamp};
 
 /// A person as carried by a ticket: buyer, transfer recipient, initial owner.
@@ -70,6 +71,7 @@ pub struct PerformanceScheduled {
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
     pub starts_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<Timestamp>,
@@ -388,8 +390,77 @@ pub struct OwnerConsentChanged {
     pub allow_tracking: Option<bool>,
 }
 
+/// Internal: the commit point of one request on a store that cannot append to several
+/// streams atomically (reservation mode of the command layer; see `docs/eventstore.md`).
+/// Written by the ledger itself before the request's records, on the stream of the
+/// definition whose seats the request takes (else on the request's first stream), with
+/// the revision the ledger decided against. It carries the request's records whole, so
+/// that a crash before they are all written is repaired by writing the rest.
+///
+/// Never accepted from outside: parsing an ingest line of this type fails on `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerReserved {
+    /// The stream this record is written to, e.g. `definition-D1`.
+    pub stream: String,
+    /// The request's records in order, as decided.
+    pub records: Vec<ReservedRecord>,
+}
+
+/// One record of a reserved request: the ingest envelope and the revision its stream
+/// was decided against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReservedRecord {
+    pub id: uuid::Uuid,
+    pub occurred_at: Timestamp,
+    pub source: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// The stream's last revision when the record was decided; absent when the stream
+    /// did not exist. The record is written with exactly this expectation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_revision: Option<u64>,
+    /// `{"type": ..., "data": ...}` of the record.
+    pub record: RecordBody,
+}
+
+impl ReservedRecord {
+    /// The record as the ledger decided it, with the revision its stream was at.
+    pub fn new(record: &NewRecord, expected_revision: Option<u64>) -> Self {
+        Self {
+            id: record.id,
+            occurred_at: record.occurred_at,
+            source: record.source.clone(),
+            actor: record.actor.clone(),
+            correlation_id: record.correlation_id.clone(),
+            expected_revision,
+            record: record.body.clone(),
+        }
+    }
+
+    /// The record to append.
+    pub fn to_new(&self) -> NewRecord {
+        NewRecord {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            source: self.source.clone(),
+            actor: self.actor.clone(),
+            correlation_id: self.correlation_id.clone(),
+            body: self.record.clone(),
+        }
+    }
+}
+
+/// Why an internal record type cannot be submitted.
+pub const INTERNAL_TYPE_REFUSAL: &str = "is written by the ledger itself and cannot be submitted";
+
 macro_rules! catalog {
-    ($( $variant:ident = $name:literal => $data:ty ),* $(,)?) => {
+    (
+        public { $( $variant:ident = $name:literal => $data:ty ),* $(,)? }
+        internal { $( $ivariant:ident = $iname:literal => $idata:ty ),* $(,)? }
+    ) => {
         /// A record's type and data. Serialized adjacently tagged, as
         /// `{"type": "ticket.purchased", "data": {...}}`.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -397,29 +468,57 @@ macro_rules! catalog {
         #[allow(clippy::large_enum_variant, reason = "records are moved, not stored by the million; boxing the purchase would cost an allocation per record")]
         pub enum RecordBody {
             $( #[serde(rename = $name)] $variant($data), )*
+            $( #[serde(rename = $iname)] $ivariant($idata), )*
         }
 
         /// The type of a record without its data.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum RecordType {
             $( $variant, )*
+            $( $ivariant, )*
         }
 
         impl RecordType {
-            /// Every record type, in catalog order.
+            /// Every record type an integrator may submit, in catalog order.
             pub const ALL: &'static [RecordType] = &[$( RecordType::$variant, )*];
+
+            /// The record types only the ledger writes (refused at ingest).
+            pub const INTERNAL: &'static [RecordType] = &[$( RecordType::$ivariant, )*];
 
             /// The wire name, e.g. `ticket.purchased`.
             pub fn as_str(self) -> &'static str {
-                match self { $( RecordType::$variant => $name, )* }
+                match self {
+                    $( RecordType::$variant => $name, )*
+                    $( RecordType::$ivariant => $iname, )*
+                }
+            }
+
+            /// True for a type only the ledger writes.
+            pub fn is_internal(self) -> bool {
+                match self {
+                    $( RecordType::$variant => false, )*
+                    $( RecordType::$ivariant => true, )*
+                }
+            }
+
+            /// Any type by its wire name, internal ones included (for readers of a
+            /// stored log). Ingest goes through [`FromStr`], which refuses internal ones.
+            pub fn from_name(s: &str) -> Option<RecordType> {
+                match s {
+                    $( $name => Some(RecordType::$variant), )*
+                    $( $iname => Some(RecordType::$ivariant), )*
+                    _ => None,
+                }
             }
         }
 
         impl FromStr for RecordType {
             type Err = String;
+            /// A type an integrator may submit; an internal type is an error that says so.
             fn from_str(s: &str) -> Result<Self, String> {
                 match s {
                     $( $name => Ok(RecordType::$variant), )*
+                    $( $iname => Err(format!("{s:?} {}", INTERNAL_TYPE_REFUSAL)), )*
                     other => Err(format!("unknown record type {other:?}")),
                 }
             }
@@ -427,7 +526,10 @@ macro_rules! catalog {
 
         impl RecordBody {
             pub fn record_type(&self) -> RecordType {
-                match self { $( RecordBody::$variant(_) => RecordType::$variant, )* }
+                match self {
+                    $( RecordBody::$variant(_) => RecordType::$variant, )*
+                    $( RecordBody::$ivariant(_) => RecordType::$ivariant, )*
+                }
             }
 
             /// Parses `data` for the named type; the error path names the field.
@@ -435,6 +537,9 @@ macro_rules! catalog {
                 match ty {
                     $( RecordType::$variant => serde_path_to_error::deserialize::<_, $data>(data)
                         .map(RecordBody::$variant)
+                        .map_err(|e| crate::error::FieldError::from_path("data", e)), )*
+                    $( RecordType::$ivariant => serde_path_to_error::deserialize::<_, $idata>(data)
+                        .map(RecordBody::$ivariant)
                         .map_err(|e| crate::error::FieldError::from_path("data", e)), )*
                 }
             }
@@ -454,6 +559,12 @@ macro_rules! catalog {
                             .map(RecordBody::$variant)
                             .map_err(|e| crate::error::FieldError::from_path("data", e))
                     } )*
+                    $( RecordType::$ivariant => {
+                        let mut de = serde_json::Deserializer::from_str(data);
+                        serde_path_to_error::deserialize::<_, $idata>(&mut de)
+                            .map(RecordBody::$ivariant)
+                            .map_err(|e| crate::error::FieldError::from_path("data", e))
+                    } )*
                 }
             }
 
@@ -461,6 +572,7 @@ macro_rules! catalog {
             pub fn data_schema(ty: RecordType) -> schemars::schema::RootSchema {
                 match ty {
                     $( RecordType::$variant => schemars::schema_for!($data), )*
+                    $( RecordType::$ivariant => schemars::schema_for!($idata), )*
                 }
             }
         }
@@ -468,6 +580,7 @@ macro_rules! catalog {
 }
 
 catalog! {
+    public {
     PerformanceScheduled = "performance.scheduled" => PerformanceScheduled,
     DefinitionCreated = "definition.created" => DefinitionCreated,
     DefinitionUpdated = "definition.updated" => DefinitionUpdated,
@@ -494,6 +607,10 @@ catalog! {
     PaymentRefunded = "payment.refunded" => PaymentRefunded,
     OwnerRegistered = "owner.registered" => OwnerRegistered,
     OwnerConsentChanged = "owner.consent_changed" => OwnerConsentChanged,
+    }
+    internal {
+    LedgerReserved = "ledger.reserved" => LedgerReserved,
+    }
 }
 
 impl fmt::Display for RecordType {
@@ -525,6 +642,7 @@ impl RecordBody {
             B::PaymentRefunded(d) => format!("order-{}", d.order_id),
             B::OwnerRegistered(d) => format!("owner-{}", d.customer_id),
             B::OwnerConsentChanged(d) => format!("owner-{}", d.customer_id),
+            B::LedgerReserved(d) => d.stream.clone(),
             other => match other.ticket_id() {
                 Some(t) => format!("ticket-{t}"),
                 None => String::new(),

@@ -100,6 +100,14 @@ impl RecordBody {
                 required_text("data.last_name", &d.last_name)
             }
             B::OwnerConsentChanged(_) => Ok(()),
+            B::LedgerReserved(_) => Err(FieldError::new(
+                "type",
+                format!(
+                    "\"{}\" {}",
+                    self.record_type(),
+                    crate::catalog::INTERNAL_TYPE_REFUSAL
+                ),
+            )),
         }
     }
 }

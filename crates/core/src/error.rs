@@ -198,6 +198,10 @@ pub enum StoreError {
     /// A backend-specific failure (e.g. the KurrentDB connection).
     #[error("backend: {0}")]
     Backend(String),
+    /// The backend cannot do what was asked (e.g. an atomic append to several streams
+    /// on KurrentDB). Nothing was written.
+    #[error("unsupported by this store: {what}")]
+    Unsupported { what: String },
 }
 
 impl StoreError {

@@ -173,8 +173,7 @@ fn envelope_error(e: serde_path_to_error::Error<serde_json::Error>) -> FieldErro
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, FieldError> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&chrono::Utc))
+    crate::values::parse_timestamp(s, true)
         .map_err(|e| FieldError::new("occurred_at", format!("must be an RFC 3339 timestamp: {e}")))
 }
 
@@ -287,7 +286,9 @@ struct CanonicalOwned {
     stream: String,
     revision: u64,
     id: Uuid,
+    #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
     occurred_at: Timestamp,
+    #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
     recorded_at: Timestamp,
     source: String,
     actor: String,

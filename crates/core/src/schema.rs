@@ -22,7 +22,11 @@ pub fn ingest_schema(ty: RecordType) -> Value {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": format!("https://counterfoil.dev/schemas/{}", file_name(ty)),
         "title": ty.as_str(),
-        "description": format!("One ingest line of type `{}` (schema version {}).", ty.as_str(), ty.schema_version()),
+        "description": if ty.is_internal() {
+            format!("A record of type `{}` (schema version {}), internal: written by the ledger itself and refused at ingest.", ty.as_str(), ty.schema_version())
+        } else {
+            format!("One ingest line of type `{}` (schema version {}).", ty.as_str(), ty.schema_version())
+        },
         "type": "object",
         "additionalProperties": false,
         "required": ["type", "occurred_at", "source", "actor", "data"],
@@ -39,10 +43,11 @@ pub fn ingest_schema(ty: RecordType) -> Value {
     })
 }
 
-/// Every schema with its file name, in catalog order.
+/// Every schema with its file name, in catalog order, internal types last.
 pub fn all() -> Vec<(String, Value)> {
     RecordType::ALL
         .iter()
+        .chain(RecordType::INTERNAL)
         .map(|&ty| (file_name(ty), ingest_schema(ty)))
         .collect()
 }

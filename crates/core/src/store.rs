@@ -217,4 +217,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Catch-up from `from`, then live, without gaps or duplicates.
     async fn subscribe(&self, from: Position) -> Result<Subscription, StoreError>;
+
+    /// True when [`Store::append_multi`] writes a unit spanning several streams
+    /// atomically. A backend that cannot (KurrentDB) answers `false` and refuses such a
+    /// unit with [`StoreError::Unsupported`] instead of writing part of it.
+    fn atomic_multi_stream(&self) -> bool {
+        true
+    }
+
+    /// True when positions are dense (every position from 0 to the end holds a
+    /// record), so a reader can start the chunk after next before the next one
+    /// arrives. Backends with gaps (KurrentDB commit positions) answer `false`.
+    fn dense_positions(&self) -> bool {
+        false
+    }
 }

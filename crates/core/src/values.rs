@@ -14,6 +14,78 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Every timestamp is UTC, RFC 3339 at the edges.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
+/// Parses an RFC 3339 timestamp. The form the store and most producers write,
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with at most nine fraction digits, is read
+/// directly; anything else goes to chrono's parser (`strict` for RFC 3339 proper, else
+/// the relaxed form chrono's own deserializer accepts), so what is accepted and what
+/// it means are chrono's in every case.
+pub fn parse_timestamp(s: &str, strict: bool) -> Result<Timestamp, chrono::ParseError> {
+    if let Some(t) = parse_utc_fast(s.as_bytes()) {
+        return Ok(t);
+    }
+    let parsed = if strict {
+        chrono::DateTime::parse_from_rfc3339(s)
+    } else {
+        s.parse::<chrono::DateTime<chrono::FixedOffset>>()
+    };
+    parsed.map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, or `None` for any other form (then chrono decides).
+fn parse_utc_fast(b: &[u8]) -> Option<Timestamp> {
+    fn num(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 20 || b.len() > 30 || b.last() != Some(&b'Z') {
+        return None;
+    }
+    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let year = num(b.get(0..4)?)?;
+    let month = num(b.get(5..7)?)?;
+    let day = num(b.get(8..10)?)?;
+    let hour = num(b.get(11..13)?)?;
+    let minute = num(b.get(14..16)?)?;
+    let second = num(b.get(17..19)?)?;
+    let nanos = match b.get(19..b.len() - 1)? {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            num(digits)? * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    // A leap second (60) and every other oddity are chrono's to judge.
+    if second > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(chrono::DateTime::from_naive_utc_and_offset(
+        date.and_time(time),
+        chrono::Utc,
+    ))
+}
+
+/// Serde's `deserialize_with` for a [`Timestamp`], reading through [`parse_timestamp`]
+/// (relaxed, as chrono's own deserializer): the same values, read faster.
+pub fn deserialize_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Timestamp;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 timestamp")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+            parse_timestamp(v, false).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Visitor)
+}
+
 /// Longest identifier accepted (SPEC §3).
 pub const MAX_ID_LEN: usize = 128;
 
@@ -29,10 +101,16 @@ impl Id {
         if value.is_empty() {
             return Err("must not be empty".into());
         }
-        if value.chars().count() > MAX_ID_LEN {
+        // A character is at least one byte, so a short value needs no count.
+        if value.len() > MAX_ID_LEN && value.chars().count() > MAX_ID_LEN {
             return Err(format!("must be at most {MAX_ID_LEN} characters"));
         }
-        if value.chars().any(char::is_control) {
+        let control = if value.is_ascii() {
+            value.bytes().any(|b| b.is_ascii_control())
+        } else {
+            value.chars().any(char::is_control)
+        };
+        if control {
             return Err("must not contain control characters".into());
         }
         Ok(Self(value))
@@ -242,6 +320,65 @@ impl JsonSchema for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_read_fast_mean_what_chrono_reads() {
+        let cases = [
+            "2026-11-21T19:04:05Z",
+            "2026-11-21T19:04:05.1Z",
+            "2026-11-21T19:04:05.123456789Z",
+            "2024-02-29T00:00:00.000Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            // Not the fast form: chrono decides.
+            "2026-11-21T19:04:05.1234567891Z",
+            "2026-11-21T19:04:05+02:00",
+            "2026-11-21t19:04:05z",
+            "2026-11-21 19:04:05Z",
+            "2016-12-31T23:59:60Z",
+            // Refused by both.
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-21T24:00:00Z",
+            "2026-11-21T19:04:05.Z",
+            "2026-11-21T19:04:5Z",
+            "2026-11-21T19:04:05",
+            "+026-11-21T19:04:05Z",
+            "2026-11-21T19:04:05.12a4Z",
+            "",
+        ];
+        for s in cases {
+            for strict in [true, false] {
+                let ours = parse_timestamp(s, strict).ok();
+                let theirs = if strict {
+                    chrono::DateTime::parse_from_rfc3339(s).ok()
+                } else {
+                    s.parse::<chrono::DateTime<chrono::FixedOffset>>().ok()
+                }
+                .map(|t| t.with_timezone(&chrono::Utc));
+                assert_eq!(ours, theirs, "{s:?} (strict: {strict})");
+            }
+        }
+        // What the store writes reads back exactly.
+        let now = chrono::Utc::now();
+        let written = serde_json::to_string(&now).unwrap();
+        assert_eq!(
+            parse_timestamp(written.trim_matches('"'), true).unwrap(),
+            now
+        );
+        assert!(parse_utc_fast(written.trim_matches('"').as_bytes()).is_some());
+    }
+
+    #[test]
+    fn ids_count_characters_and_refuse_controls_beyond_ascii() {
+        assert!(
+            Id::new("é".repeat(128)).is_ok(),
+            "128 characters, 256 bytes"
+        );
+        assert!(Id::new("é".repeat(129)).is_err());
+        assert!(Id::new("a\u{85}b").is_err(), "a C1 control character");
+        assert!(Id::new("a\u{7f}").is_err());
+    }
 
     #[test]
     fn ids_are_bounded() {

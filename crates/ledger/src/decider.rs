@@ -17,13 +17,14 @@ use std::sync::Arc;
 
 use counterfoil_core::rules::LedgerState;
 use counterfoil_core::{
-    AppendUnit, Id, NewRecord, Refusal, RefusalReason, Store, StoreError, StoredRecord,
-    StreamWrite, UnitOutcome,
+    AppendUnit, ExpectedRevision, Id, NewRecord, Refusal, RefusalReason, Store, StoreError,
+    StoredRecord, StreamWrite, UnitOutcome,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::error::{AtomicError, LedgerError, SubmitError, replicate};
+use crate::reserve::{self, Plan};
 use crate::{LedgerConfig, Submitted};
 
 /// Records read per `read_all` call when folding the log.
@@ -67,9 +68,17 @@ pub(crate) async fn fold_log(store: &dyn Store) -> Result<LedgerState, LedgerErr
         };
         from = last.position.saturating_add(1);
         for r in &chunk {
-            state.fold(&r.body);
+            state.fold_record(r.id, &r.body);
         }
     }
+}
+
+/// Folds the whole log, answering the store's error.
+async fn rebuild_state(store: &dyn Store) -> Result<LedgerState, StoreError> {
+    fold_log(store).await.map_err(|e| match e {
+        LedgerError::ReadLog { source, .. } | LedgerError::ReadStream { source, .. } => source,
+        other => StoreError::Backend(other.to_string()),
+    })
 }
 
 pub(crate) struct Decider {
@@ -82,6 +91,11 @@ pub(crate) struct Decider {
     /// Counts rebuilds of the state from the log: decisions taken before a rebuild
     /// are void.
     rebuilds: u64,
+    /// Reservation mode (see `reserve`): seat-taking and multi-stream requests are
+    /// committed by a `ledger.reserved` record first.
+    reserve: bool,
+    /// The roll-forward started after the last rebuild, if still running.
+    rolling: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A job being worked on: its answers so far.
@@ -212,7 +226,8 @@ enum Action {
     /// Same id and content as a record accepted earlier in the batch.
     Duplicate(Placed),
     Refuse(Refusal),
-    Write(Uuid, StreamWrite),
+    /// Accepted: the write, and its reservation in reservation mode.
+    Write(Uuid, StreamWrite, Option<StreamWrite>),
 }
 
 /// A record answered as a duplicate of a record written by a unit of this same batch.
@@ -235,6 +250,8 @@ struct Placed {
 /// A decided batch ready for the store.
 struct Prepared {
     units: Vec<AppendUnit>,
+    /// In reservation mode, each unit's reservation (if it needs one); empty otherwise.
+    reservations: Vec<Option<StreamWrite>>,
     meta: Meta,
 }
 
@@ -268,6 +285,19 @@ impl InFlight {
     }
 }
 
+/// Least number of retries in reservation mode, where several ledgers may share the
+/// store and conflicts are ordinary.
+const RESERVATION_RETRIES: usize = 12;
+
+/// How long to wait before attempt `attempt` (from 1): a random time below a ceiling
+/// that doubles from 1 ms up to 64 ms.
+fn backoff(attempt: usize) -> std::time::Duration {
+    use std::hash::BuildHasher;
+    let ceiling_us = 1000u64 << attempt.saturating_sub(1).min(6);
+    let noise = std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now());
+    std::time::Duration::from_micros(noise % ceiling_us)
+}
+
 /// After one attempt: done, or decide again.
 enum Next {
     Done,
@@ -276,13 +306,39 @@ enum Next {
 
 impl Decider {
     pub(crate) fn new(store: Arc<dyn Store>, state: LedgerState, config: LedgerConfig) -> Self {
+        let reserve = config.reservations.enabled(&*store);
+        let mut config = config;
+        if reserve {
+            // Ledgers sharing a store lose races to each other as a matter of course.
+            config.retries = config.retries.max(RESERVATION_RETRIES);
+        }
         Self {
             store,
             state,
             config,
             failed: None,
             rebuilds: 0,
+            reserve,
+            rolling: None,
         }
+    }
+
+    /// Writes the records of reservations found not all stored by the last rebuild,
+    /// in the background: most belong to another ledger that is writing them at this
+    /// moment, and waiting here would let that ledger win every next race for the
+    /// definition's stream. Expected revisions keep the two from writing twice.
+    fn roll_forward_in_background(&mut self) {
+        let reservations = self.state.pending_reservations();
+        if reservations.is_empty() || self.rolling.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let pending = self.state.pending_records().into_iter().collect();
+        let store = self.store.clone();
+        self.rolling = Some(tokio::spawn(async move {
+            if let Err(e) = reserve::roll_forward_pending(&*store, &reservations, pending).await {
+                tracing::error!(error = %e, "rolling reserved records forward failed; retried after the next rebuild");
+            }
+        }));
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
@@ -329,7 +385,11 @@ impl Decider {
                     next = rx.try_recv().ok();
                 }
             }
-            let speculate = queries.is_empty()
+            // Not in reservation mode: a ledger that always has its next batch in
+            // flight starves the other ledgers reserving on the same definition (they
+            // learn of each batch only by losing to it).
+            let speculate = !self.reserve
+                && queries.is_empty()
                 && shutdown.is_none()
                 && self.failed.is_none()
                 && !jobs.is_empty()
@@ -351,12 +411,16 @@ impl Decider {
                         }
                         Some(p) => {
                             let store = self.store.clone();
-                            let units = p.units;
+                            let (units, reservations) = (p.units, p.reservations);
                             inflight = Some(InFlight {
                                 jobs,
                                 meta: p.meta,
                                 before,
-                                write: tokio::spawn(async move { store.append_batch(units).await }),
+                                write: tokio::spawn(reserve::write_batch(
+                                    store,
+                                    units,
+                                    reservations,
+                                )),
                             });
                         }
                     }
@@ -444,6 +508,9 @@ impl Decider {
             }
             if attempt > 0 {
                 tracing::debug!(attempt, "deciding again after a write conflict");
+                // Another writer won: let it finish before trying again, with jitter
+                // so that racing ledgers do not collide in lockstep.
+                tokio::time::sleep(backoff(attempt)).await;
             }
             // Answers settled by earlier attempts stand whatever happens to this one.
             let before: Vec<Vec<bool>> = jobs.iter().map(Work::settled).collect();
@@ -492,7 +559,8 @@ impl Decider {
         let Some(prepared) = self.prepare(jobs).await else {
             return Ok(None);
         };
-        let outcomes = self.store.append_batch(prepared.units).await?;
+        let outcomes =
+            reserve::write_batch(self.store.clone(), prepared.units, prepared.reservations).await?;
         self.complete(jobs, prepared.meta, outcomes).await
     }
 
@@ -506,6 +574,7 @@ impl Decider {
         let mut in_batch: HashMap<Uuid, Placed> = HashMap::default();
         let mut provisional: Vec<Provisional> = Vec::new();
         let mut batch_dups: Vec<BatchDuplicate> = Vec::new();
+        let mut reservations: Vec<Option<StreamWrite>> = Vec::new();
 
         for j in 0..jobs.len() {
             if jobs[j].is_done() {
@@ -521,6 +590,7 @@ impl Decider {
                     &mut in_batch,
                     &mut provisional,
                     &mut batch_dups,
+                    &mut reservations,
                 );
                 continue;
             }
@@ -543,14 +613,20 @@ impl Decider {
                             Err(refusal) => Action::Refuse(refusal),
                             Ok(decision) => {
                                 self.state.fold(&record.body);
-                                Action::Write(
-                                    record.id,
-                                    StreamWrite {
-                                        stream: decision.stream,
-                                        expected: decision.expected,
-                                        records: vec![record.clone()],
-                                    },
-                                )
+                                let write = StreamWrite {
+                                    stream: decision.stream,
+                                    expected: decision.expected,
+                                    records: vec![record.clone()],
+                                };
+                                let reservation = if self.reserve {
+                                    self.reserve_for(
+                                        reserve::plan([record]),
+                                        std::slice::from_ref(&write),
+                                    )
+                                } else {
+                                    None
+                                };
+                                Action::Write(record.id, write, reservation)
                             }
                         }
                     }
@@ -571,7 +647,7 @@ impl Decider {
                             units_before: units.len(),
                         });
                     }
-                    Action::Write(id, write) => {
+                    Action::Write(id, write, reservation) => {
                         let placed = Placed {
                             job: j,
                             rec: r,
@@ -581,6 +657,9 @@ impl Decider {
                         in_batch.insert(id, placed);
                         units.push(vec![write]);
                         unit_records.push(vec![placed]);
+                        if self.reserve {
+                            reservations.push(reservation);
+                        }
                     }
                 }
             }
@@ -592,6 +671,7 @@ impl Decider {
         let unit_count = units.len();
         Some(Prepared {
             units,
+            reservations,
             meta: Meta {
                 unit_count,
                 unit_records,
@@ -703,16 +783,14 @@ impl Decider {
         if rebuild {
             tracing::warn!("rebuilding the ledger state from the log after a write conflict");
             self.rebuilds += 1;
-            match fold_log(&*self.store).await {
-                Ok(state) => self.state = state,
+            match rebuild_state(&*self.store).await {
+                Ok(state) => {
+                    self.state = state;
+                    self.roll_forward_in_background();
+                }
                 Err(e) => {
                     // The records answered above are written; the rest cannot be
                     // decided without a state.
-                    let e = match e {
-                        LedgerError::ReadLog { source, .. }
-                        | LedgerError::ReadStream { source, .. } => source,
-                        other => StoreError::Backend(other.to_string()),
-                    };
                     tracing::error!(error = %e, "rebuilding the state failed; the ledger stops accepting records");
                     for w in jobs.iter_mut() {
                         let settled = w.settled();
@@ -748,9 +826,35 @@ impl Decider {
         in_batch: &mut HashMap<Uuid, Placed>,
         provisional: &mut Vec<Provisional>,
         batch_dups: &mut Vec<BatchDuplicate>,
+        reservations: &mut Vec<Option<StreamWrite>>,
     ) {
         let unit = units.len();
         let mut undos = Vec::new();
+        // In reservation mode the reservation's stream moves first, so records of the
+        // request on that same stream are decided after it.
+        let mut reservation: Option<(String, ExpectedRevision)> = None;
+        if self.reserve {
+            let unstored = jobs[j].job.records.iter().filter(|r| match found {
+                Ok(map) => !map.contains_key(&r.id),
+                Err(_) => true,
+            });
+            match reserve::plan(unstored) {
+                Plan::Direct => {}
+                Plan::Reserve(stream) => {
+                    let expected =
+                        ExpectedRevision::from_current(self.state.stream_revision(&stream));
+                    undos.push(self.state.reserve(&stream));
+                    reservation = Some((stream, expected));
+                }
+                Plan::Unsupported(what) => {
+                    jobs[j].atomic_error = Some(AtomicError {
+                        index: 0,
+                        error: SubmitError::Store(StoreError::Unsupported { what }),
+                    });
+                    return;
+                }
+            }
+        }
         let mut writes: Vec<StreamWrite> = Vec::new();
         let mut placed: Vec<Placed> = Vec::new();
         let mut dups: Vec<BatchDuplicate> = Vec::new();
@@ -826,13 +930,34 @@ impl Decider {
         jobs[j].results = results;
         batch_dups.extend(dups);
         if writes.is_empty() {
+            // Everything was stored already: nothing to reserve either.
+            for undo in undos.into_iter().rev() {
+                self.state.undo(undo);
+            }
             return;
         }
         for p in &placed {
             in_batch.insert(jobs[j].job.records[p.rec].id, *p);
         }
+        if self.reserve {
+            reservations.push(
+                reservation
+                    .map(|(stream, expected)| reserve::reservation(stream, expected, &writes)),
+            );
+        }
         units.push(writes);
         unit_records.push(placed);
+    }
+
+    /// The reservation of an independent record already folded into the state, and
+    /// the state moved past it.
+    fn reserve_for(&mut self, plan: Plan, writes: &[StreamWrite]) -> Option<StreamWrite> {
+        let Plan::Reserve(stream) = plan else {
+            return None;
+        };
+        let expected = ExpectedRevision::from_current(self.state.stream_revision(&stream));
+        self.state.reserve(&stream);
+        Some(reserve::reservation(stream, expected, writes))
     }
 
     /// Finds which ids of the undecided records are already stored, with one batched

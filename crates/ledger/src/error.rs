@@ -70,6 +70,9 @@ pub enum LedgerError {
     Stopped(#[source] StoreError),
     #[error("encoding a history state: {0}")]
     Encoding(String),
+    /// Writing the records of a reservation found not all stored failed.
+    #[error("writing the records of an earlier reservation: {0}")]
+    RollForward(#[source] StoreError),
 }
 
 /// A copy of a store error for each command of a failed batch (`StoreError` holds an
@@ -116,6 +119,7 @@ pub(crate) fn replicate(e: &StoreError) -> StoreError {
         },
         StoreError::Locked { path } => StoreError::Locked { path: path.clone() },
         StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        StoreError::Unsupported { what } => StoreError::Unsupported { what: what.clone() },
         other => StoreError::Backend(other.to_string()),
     }
 }

@@ -7,17 +7,23 @@
 //! handle that queues submissions to it. [`history`] rebuilds the past of a ticket or
 //! an order straight from the store.
 //!
-//! Invariant: open one ledger per store. Rules that span streams (capacity: a
-//! purchase writes only its ticket's stream, the seats held live in the ledger's
-//! state) hold because a single decider sees every accepted record. Another writer's
-//! records are noticed only when they touch a stream this ledger writes (the store
-//! answers a conflict, the ledger rebuilds its state from the log and decides again).
-//! The embedded log's folder lock keeps other processes out; within a process, share
-//! one `Ledger` by cloning it.
+//! Invariant without reservations: open one ledger per store. Rules that span streams
+//! (capacity: a purchase writes only its ticket's stream, the seats held live in the
+//! ledger's state) hold because a single decider sees every accepted record. Another
+//! writer's records are noticed only when they touch a stream this ledger writes (the
+//! store answers a conflict, the ledger rebuilds its state from the log and decides
+//! again). The embedded log's folder lock keeps other processes out; within a process,
+//! share one `Ledger` by cloning it.
+//!
+//! With reservations ([`Reservations`], on by default exactly when the store cannot
+//! append to several streams atomically), a request that takes seats of a definition
+//! or writes several streams is committed by a `ledger.reserved` record on the
+//! definition's stream first (see `reserve`), so several ledgers may share one store.
 
 mod decider;
 mod error;
 pub mod history;
+mod reserve;
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +37,7 @@ use uuid::Uuid;
 use crate::decider::{Decider, Job, Reply, Request};
 pub use crate::error::{AtomicError, LedgerError, SubmitError};
 use crate::history::{AsOf, HistoryEntry};
+pub use crate::reserve::Reservations;
 
 /// How the ledger batches and retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +46,9 @@ pub struct LedgerConfig {
     pub max_batch: usize,
     /// How often records are decided again after a conflict with another writer.
     pub retries: usize,
+    /// When requests are committed by a reservation record first (see
+    /// [`Reservations`]). `Auto` by default.
+    pub reservations: Reservations,
 }
 
 impl Default for LedgerConfig {
@@ -46,6 +56,7 @@ impl Default for LedgerConfig {
         Self {
             max_batch: 8192,
             retries: 3,
+            reservations: Reservations::Auto,
         }
     }
 }
@@ -86,10 +97,14 @@ impl fmt::Debug for Ledger {
 const QUEUE: usize = 1024;
 
 impl Ledger {
-    /// Folds the whole log into the ledger's state and starts the decider. Must be
-    /// called within a Tokio runtime.
+    /// Folds the whole log into the ledger's state, writes the records of any
+    /// reservation not yet all stored (a crash between a reservation and its records),
+    /// and starts the decider. Must be called within a Tokio runtime.
     pub async fn open(store: Arc<dyn Store>, config: LedgerConfig) -> Result<Ledger, LedgerError> {
-        let state = decider::fold_log(&*store).await?;
+        let mut state = decider::fold_log(&*store).await?;
+        reserve::roll_forward(&*store, &mut state)
+            .await
+            .map_err(LedgerError::RollForward)?;
         let max_batch = config.max_batch.max(1);
         let (tx, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(Decider::new(store.clone(), state, config).run(rx));

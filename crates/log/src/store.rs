@@ -46,7 +46,7 @@ impl Shared {
         self.check_open()?;
         let to = from.saturating_add(max as u64);
         let plan = plan_range(&self.index(), from, to);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(max.min(1 << 16));
         self.files
             .read_frames(&plan, |p| p >= from && p < to, &mut out)?;
         Ok(out)
@@ -162,6 +162,10 @@ impl Store for Log {
         Ok(idx
             .find_stream(stream)
             .and_then(|s| idx.stream(s).count.checked_sub(1)))
+    }
+
+    fn dense_positions(&self) -> bool {
+        true
     }
 
     async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError> {

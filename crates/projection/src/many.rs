@@ -1,6 +1,8 @@
 //! Feeding several projections from one read of the log: `rebuild` of all four read
 //! models reads (and decodes) each record once, not four times.
 
+use std::collections::VecDeque;
+
 use async_trait::async_trait;
 use counterfoil_core::{Store, StoredRecord};
 
@@ -53,18 +55,34 @@ pub async fn catch_up_all(
     progress(0, total);
     let mut next = start;
     let mut read = 0u64;
-    // The next chunk is read (on the store's reading thread) while this one folds.
-    let mut ahead: Option<Reading<'_>> = (next < end).then(|| Reading::start(store, next));
-    while let Some(reading) = ahead.take() {
+    // Chunks are read (and decoded, on the store's reading threads) while earlier ones
+    // fold. With dense positions the chunk after next can start at once, so decoding
+    // runs on two threads; otherwise one chunk is read ahead.
+    let depth = if store.dense_positions() { 2 } else { 1 };
+    let mut ahead: VecDeque<(u64, Reading<'_>)> = VecDeque::new();
+    if next < end {
+        ahead.push_back((next, Reading::start(store, next)));
+    }
+    while let Some((_, reading)) = ahead.pop_front() {
         let batch = reading.finish().await.map_err(|e| store_error(next, e))?;
         let Some(last) = batch.last() else {
             break;
         };
         let after = last.position.saturating_add(1);
-        if after < end {
-            let mut reading = Reading::start(store, after);
+        if ahead.front().is_some_and(|(from, _)| *from != after) {
+            // A short chunk: the guess of where the next one starts was wrong.
+            ahead.clear();
+        }
+        while ahead.len() < depth {
+            let from = ahead
+                .back()
+                .map_or(after, |(from, _)| from.saturating_add(READ_CHUNK as u64));
+            if from >= end {
+                break;
+            }
+            let mut reading = Reading::start(store, from);
             reading.kick().await;
-            ahead = Some(reading);
+            ahead.push_back((from, reading));
         }
         fold_chunk(projections, &batch);
         read += batch.len() as u64;

@@ -10,6 +10,7 @@
 
 mod access;
 mod api;
+mod fanout;
 mod ingest;
 mod live;
 mod metrics;
@@ -110,6 +111,8 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     pub models: reports::Models,
     pub tokens: Arc<access::Tokens>,
+    /// The shared tail behind `GET /v1/records/live`.
+    pub live: Arc<fanout::Hub>,
     pub max_batch_records: usize,
     /// Turns true when the server stops; live subscriptions end then.
     pub stopping: watch::Receiver<bool>,
@@ -133,6 +136,7 @@ pub struct Server {
     router: Router,
     stop: watch::Sender<bool>,
     runners: Vec<Runner>,
+    live_tail: tokio::task::JoinHandle<()>,
     admin_token: Option<PathBuf>,
 }
 
@@ -219,12 +223,15 @@ impl Server {
             }
         };
         let admin_token = tokens::ensure_admin(&config.data)?;
+        let live = fanout::Hub::new(store.clone(), fanout::RingLimits::default());
+        let live_tail = tokio::spawn(live.clone().run(stopping.clone()));
         let state = AppState {
             ledger: ledger.clone(),
             store,
             metrics: Arc::new(Metrics::default()),
             models,
             tokens: access::Tokens::new(config.data.clone()),
+            live,
             max_batch_records: config.max_batch_records.max(1),
             stopping,
         };
@@ -236,6 +243,7 @@ impl Server {
             router,
             stop,
             runners,
+            live_tail,
             admin_token,
         })
     }
@@ -269,6 +277,9 @@ impl Server {
             .await
             .map_err(ServerError::Serve);
         self.ledger.shutdown().await;
+        if let Err(e) = self.live_tail.await {
+            tracing::error!(%e, "live tail task failed");
+        }
         let mut persisted = Ok(());
         for (projection, handle) in self.runners {
             match handle.await {

@@ -1,15 +1,18 @@
 //! `GET /v1/records/live`: the log as server-sent events, from a position (or after
 //! the `Last-Event-ID` a reconnecting client sends), catch-up then live. Each event's
-//! `id` is the record's position and its `data` the stored record as JSON. The stream
-//! ends when the server stops, so a graceful shutdown does not wait on subscribers.
+//! `id` is the record's position and its `data` the stored record as JSON. The events
+//! come from the shared tail in `fanout` (each record serialized once for every
+//! subscriber). The stream ends when the server stops, so a graceful shutdown does not
+//! wait on subscribers.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 
+use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::{Stream, StreamExt};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 
 use crate::AppState;
 use crate::access::Access;
@@ -21,7 +24,7 @@ pub async fn records_live(
     access: Access,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     access.require(&[Role::Audit])?;
     let from = match headers.get("last-event-id") {
         // Resume after the last event the client saw.
@@ -33,28 +36,27 @@ pub async fn records_live(
         }
         None => number("from", q.get("from").map(String::as_str), 0)?,
     };
-    let records = state
-        .store
-        .subscribe(from)
-        .await
-        .map_err(|e| ApiError::store(format!("subscribing from position {from}: {e}")))?;
     let mut stopping = state.stopping.clone();
     let stopped = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
-    let events = records
+    let events = state
+        .live
+        .events(from)
         .take_while(|item| {
             if let Err(e) = item {
                 tracing::error!(%e, "live subscription ended by a store error");
             }
             std::future::ready(item.is_ok())
         })
-        .filter_map(|item| {
-            std::future::ready(item.ok().map(|r| {
-                let data = serde_json::to_string(&r).unwrap_or_default();
-                Ok(Event::default().id(r.position.to_string()).data(data))
-            }))
-        })
+        .filter_map(|item| std::future::ready(item.ok().map(Ok::<_, Infallible>)))
         .take_until(Box::pin(stopped));
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    let mut response = Body::from_stream(events).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
 }

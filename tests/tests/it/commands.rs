@@ -207,11 +207,11 @@ fn refused_appends_exit_2_with_the_reason_on_stderr() {
 }
 
 #[test]
-fn the_eventstore_store_is_refused_clearly_for_now() {
+fn an_unconfigured_or_unknown_store_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(dir.path(), &["--store", "eventstore", "tail"]);
     assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("not available yet"), "{}", r.stderr);
+    assert!(r.stderr.contains("--eventstore-url"), "{}", r.stderr);
     let r = run(dir.path(), &["--store", "postgres", "tail"]);
     assert_ne!(r.code, Some(0));
 }

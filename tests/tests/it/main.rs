@@ -11,6 +11,7 @@
 mod commands;
 mod crash;
 mod damage;
+mod eventstore;
 mod import;
 mod projection_crash;
 mod reports;

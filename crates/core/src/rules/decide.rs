@@ -27,11 +27,12 @@ impl LedgerState {
         use RecordBody as B;
         match &record.body {
             B::PerformanceScheduled(d) => match self.performances.get(&d.performance_id) {
-                Some(_) => Err(refuse(
+                Some(p) if p.scheduled => Err(refuse(
                     R::PerformanceExists,
                     format!("performance {} was already scheduled", d.performance_id),
                 )),
-                None => Ok(None),
+                // A stream holding only a reservation: the performance is new.
+                other => Ok(other.map(|p| p.revision)),
             },
             B::DefinitionCreated(d) => {
                 let existing = self.definition_by_id(d.definition_id.as_str());
@@ -41,7 +42,7 @@ impl LedgerState {
                         format!("definition {} already exists", d.definition_id),
                     ));
                 }
-                if !self.performances.contains_key(&d.performance_id) {
+                if self.performance(d.performance_id.as_str()).is_none() {
                     return Err(refuse(
                         R::UnknownPerformance,
                         format!("performance {} was never scheduled", d.performance_id),
@@ -149,6 +150,16 @@ impl LedgerState {
                 room_in(def)?;
                 Ok(existing.map(TicketState::revision))
             }
+            // `check_fields` refuses it first; kept here so the rules never accept one.
+            B::LedgerReserved(_) => Err(FieldError::new(
+                "type",
+                format!(
+                    "\"{}\" {}",
+                    record.record_type(),
+                    crate::catalog::INTERNAL_TYPE_REFUSAL
+                ),
+            )
+            .into()),
             ticket_record => self.check_ticket(record, ticket_record),
         }
     }
@@ -186,7 +197,7 @@ impl LedgerState {
                 if !d.forced
                     && let Some(p) = def
                         .and_then(DefinitionState::performance_id)
-                        .and_then(|p| self.performances.get(p).map(|s| (p, s)))
+                        .and_then(|p| self.performance(p.as_str()).map(|s| (p, s)))
                 {
                     let (from, to) = redemption_window(p.1.starts_at(), p.1.ends_at());
                     if record.occurred_at < from || record.occurred_at > to {

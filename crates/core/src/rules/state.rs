@@ -13,7 +13,9 @@ use std::collections::HashMap as StdHashMap;
 /// ledger's time).
 pub(crate) type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
-use crate::catalog::RecordBody;
+use uuid::Uuid;
+
+use crate::catalog::{LedgerReserved, RecordBody};
 use crate::rules::lifecycle::{Lifecycle, TicketStatus};
 use crate::values::{Id, Timestamp};
 
@@ -146,6 +148,9 @@ pub struct PerformanceState {
     pub(crate) starts_at: Timestamp,
     pub(crate) ends_at: Option<Timestamp>,
     pub(crate) revision: u64,
+    /// False for a stream that holds only a reservation so far (it tracks the
+    /// revision; the performance does not exist yet).
+    pub(crate) scheduled: bool,
 }
 
 impl PerformanceState {
@@ -185,6 +190,9 @@ pub struct LedgerState {
     pub(crate) links: HashMap<Id, Entity>,
     pub(crate) owners: HashMap<Id, Entity>,
     pub(crate) orders: HashMap<Id, OrderState>,
+    /// Records applied with their `ledger.reserved` record and not yet seen in their
+    /// own stream: record id -> reservation id. Empty unless reservations are used.
+    pub(crate) pending: HashMap<Uuid, Uuid>,
 }
 
 /// Undo information for one [`LedgerState::apply`]: the previous values of the
@@ -285,14 +293,15 @@ impl LedgerState {
                 let next = match prev {
                     // A second schedule only happens in a log written without the
                     // rules; the first one stands.
-                    Some(p) => PerformanceState {
+                    Some(p) if p.scheduled => PerformanceState {
                         revision: p.revision.saturating_add(1),
                         ..p
                     },
-                    None => PerformanceState {
+                    _ => PerformanceState {
                         starts_at: d.starts_at,
                         ends_at: d.ends_at,
-                        revision: 0,
+                        revision: next_revision(prev.map(|p| p.revision)),
+                        scheduled: true,
                     },
                 };
                 upsert(&mut self.performances, &d.performance_id, next);
@@ -368,7 +377,133 @@ impl LedgerState {
                 let order = self.touch_order(&d.order_id, changes);
                 order.revision = Some(next_revision(order.revision));
             }
+            // Without its id a reservation only moves its stream's revision;
+            // `fold_record` also applies the records it carries.
+            B::LedgerReserved(d) => self.bump_stream(&d.stream, changes),
             ticket_record => self.apply_ticket(ticket_record, changes),
+        }
+    }
+
+    /// Folds a stored record, knowing its id: a `ledger.reserved` record applies the
+    /// records it carries (so their seats count from the reservation on), and those
+    /// records are skipped when they later appear in their own streams. The way to
+    /// fold a log that may hold reservations; without any it is [`Self::fold`].
+    pub fn fold_record(&mut self, id: Uuid, body: &RecordBody) {
+        if let RecordBody::LedgerReserved(r) = body {
+            self.fold_reservation(id, r);
+            return;
+        }
+        if !self.pending.is_empty() && self.pending.remove(&id).is_some() {
+            return;
+        }
+        self.fold(body);
+    }
+
+    fn fold_reservation(&mut self, id: Uuid, r: &LedgerReserved) {
+        let mut changes = Changes::default();
+        self.bump_stream(&r.stream, &mut changes);
+        for inner in &r.records {
+            // A reservation never carries another; a record carried twice counts once.
+            if matches!(inner.record, RecordBody::LedgerReserved(_))
+                || self.pending.contains_key(&inner.id)
+            {
+                continue;
+            }
+            self.apply_with(&inner.record, &mut changes);
+            self.pending.insert(inner.id, id);
+        }
+    }
+
+    /// Moves a stream's revision by one, as the ledger's own `ledger.reserved` record
+    /// on it does, without applying anything else. Undone like [`Self::apply`].
+    pub fn reserve(&mut self, stream: &str) -> Undo {
+        let mut changes = Changes::recording();
+        self.bump_stream(stream, &mut changes);
+        Undo { changes }
+    }
+
+    /// The reservations (by record id) whose records are not all seen in their streams
+    /// yet, in no particular order.
+    pub fn pending_reservations(&self) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self.pending.values().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The records applied with a reservation and not yet seen stored.
+    pub fn pending_records(&self) -> Vec<Uuid> {
+        self.pending.keys().copied().collect()
+    }
+
+    /// True when the record was applied with a reservation and not yet seen stored.
+    pub fn is_pending(&self, id: &Uuid) -> bool {
+        self.pending.contains_key(id)
+    }
+
+    /// The reserved record `id` is now stored (written by a roll-forward): it is no
+    /// longer pending, and folding it again would count it twice.
+    pub fn arrived(&mut self, id: &Uuid) {
+        self.pending.remove(id);
+    }
+
+    /// Bumps the revision of any stream of the routing of SPEC §4, creating a
+    /// placeholder entity (one that does not "exist" for the rules) when needed.
+    fn bump_stream(&mut self, stream: &str, changes: &mut Changes) {
+        let Some((kind, id)) = stream.split_once('-') else {
+            return;
+        };
+        let Ok(id) = Id::new(id) else {
+            return;
+        };
+        match kind {
+            "ticket" => {
+                let prev = self.tickets.get(&id).copied();
+                changes.record(|| Change::Ticket(id.clone(), prev));
+                let next = match prev {
+                    Some(t) => TicketState {
+                        revision: t.revision.saturating_add(1),
+                        ..t
+                    },
+                    None => TicketState {
+                        revision: 0,
+                        definition: NO_DEF,
+                        life: Lifecycle::default(),
+                    },
+                };
+                upsert(&mut self.tickets, &id, next);
+            }
+            "definition" => {
+                let idx = self.intern_definition(&id, changes);
+                self.save_definition(idx, changes);
+                if let Some(def) = self.definition_at_mut(idx) {
+                    def.revision = Some(next_revision(def.revision));
+                }
+            }
+            "performance" => {
+                let prev = self.performances.get(&id).copied();
+                changes.record(|| Change::Performance(id.clone(), prev));
+                let next = match prev {
+                    Some(p) => PerformanceState {
+                        revision: p.revision.saturating_add(1),
+                        ..p
+                    },
+                    None => PerformanceState {
+                        starts_at: Timestamp::default(),
+                        ends_at: None,
+                        revision: 0,
+                        scheduled: false,
+                    },
+                };
+                upsert(&mut self.performances, &id, next);
+            }
+            "link" => bump_entity(&mut self.links, &id, false, changes, Change::Link),
+            "owner" => bump_entity(&mut self.owners, &id, false, changes, Change::Owner),
+            "order" => {
+                let order = self.touch_order(&id, changes);
+                order.revision = Some(next_revision(order.revision));
+            }
+            _ => {}
         }
     }
 
@@ -433,8 +568,9 @@ impl LedgerState {
         self.definition_at(idx).filter(|d| d.created)
     }
 
+    /// A scheduled performance.
     pub fn performance(&self, id: &str) -> Option<&PerformanceState> {
-        self.performances.get(id)
+        self.performances.get(id).filter(|p| p.scheduled)
     }
 
     pub fn link_exists(&self, id: &str) -> bool {

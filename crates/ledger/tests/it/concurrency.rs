@@ -68,6 +68,7 @@ async fn submit_many_decides_in_order_and_batches_within_max_batch() {
         LedgerConfig {
             max_batch: 7,
             retries: 3,
+            ..LedgerConfig::default()
         },
     )
     .await;
@@ -137,6 +138,7 @@ async fn a_conflict_that_outlasts_the_retries_is_answered_as_such() {
         LedgerConfig {
             max_batch: 8192,
             retries: 0,
+            ..LedgerConfig::default()
         },
     )
     .await

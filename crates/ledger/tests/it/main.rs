@@ -12,4 +12,5 @@ mod concurrency;
 mod failures;
 mod history;
 mod idempotency;
+mod reservations;
 mod support;

@@ -365,3 +365,117 @@ async fn rebuild_starts_over_and_runs_in_a_spawned_task() {
     assert_eq!(p.state().seen, range(0, 6));
     log.close().await.unwrap();
 }
+
+/// The real log behind a store that reads at most `cap` records per call while
+/// claiming dense positions, and one that does not claim them: the reader's guesses of
+/// where later chunks start are wrong in the first and absent in the second.
+struct Reads {
+    log: counterfoil_log::Log,
+    cap: usize,
+    dense: bool,
+}
+
+#[async_trait::async_trait]
+impl counterfoil_core::Store for Reads {
+    async fn append_multi(
+        &self,
+        unit: counterfoil_core::AppendUnit,
+    ) -> Result<counterfoil_core::AppendOutcome, counterfoil_core::StoreError> {
+        self.log.append_multi(unit).await
+    }
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        max: usize,
+    ) -> Result<Vec<counterfoil_core::StoredRecord>, counterfoil_core::StoreError> {
+        self.log.read_stream(stream, from_revision, max).await
+    }
+    async fn stream_revision(
+        &self,
+        stream: &str,
+    ) -> Result<Option<u64>, counterfoil_core::StoreError> {
+        self.log.stream_revision(stream).await
+    }
+    async fn read_all(
+        &self,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<counterfoil_core::StoredRecord>, counterfoil_core::StoreError> {
+        self.log.read_all(from, max.min(self.cap)).await
+    }
+    async fn find_by_id(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<counterfoil_core::StoredRecord>, counterfoil_core::StoreError> {
+        self.log.find_by_id(id).await
+    }
+    async fn end_position(&self) -> Result<u64, counterfoil_core::StoreError> {
+        self.log.end_position().await
+    }
+    async fn subscribe(
+        &self,
+        from: u64,
+    ) -> Result<counterfoil_core::Subscription, counterfoil_core::StoreError> {
+        self.log.subscribe(from).await
+    }
+    fn dense_positions(&self) -> bool {
+        self.dense
+    }
+}
+
+#[tokio::test]
+async fn a_rebuild_over_many_chunks_folds_every_position_once_in_order() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    // More than three read chunks, written in large batches.
+    let n = 3 * 4096 + 17;
+    let mut i = 0;
+    while i < n {
+        let units = (i..(i + 1000).min(n))
+            .map(|k| {
+                let r = crate::support::record(k);
+                vec![counterfoil_core::StreamWrite {
+                    stream: r.stream(),
+                    expected: counterfoil_core::ExpectedRevision::Any,
+                    records: vec![r],
+                }]
+            })
+            .collect();
+        store.append_batch(units).await.unwrap();
+        i = (i + 1000).min(n);
+    }
+    assert!(
+        store.dense_positions(),
+        "the embedded log's positions are dense"
+    );
+    let stores: Vec<Arc<dyn counterfoil_core::Store>> = vec![
+        store.clone(),
+        Arc::new(Reads {
+            log: log.clone(),
+            cap: 1000,
+            dense: true,
+        }),
+        Arc::new(Reads {
+            log: log.clone(),
+            cap: usize::MAX,
+            dense: false,
+        }),
+    ];
+    for (k, s) in stores.into_iter().enumerate() {
+        let state_dir = dir.path().join(format!("state-{k}"));
+        let mut p = Projection::<Positions>::open(&state_dir, s.clone())
+            .await
+            .unwrap();
+        let read = rebuild_all(
+            &*s,
+            &mut [&mut p as &mut dyn DynProjection],
+            &mut no_progress(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(read, n, "store {k}");
+        assert_eq!(p.state().seen, range(0, n), "store {k}");
+    }
+    log.close().await.unwrap();
+}
