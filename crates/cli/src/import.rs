@@ -431,8 +431,10 @@ fn parse_worker(rx: &std_mpsc::Receiver<RawChunk>, tx: &mpsc::Sender<ParsedChunk
 }
 
 fn parse_chunk(raw: RawChunk) -> ParsedChunk {
-    let mut records = Vec::new();
-    let mut record_lines = Vec::new();
+    // Records are large: sized once, the vector never moves them to grow.
+    let lines = raw.text.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut records = Vec::with_capacity(lines);
+    let mut record_lines = Vec::with_capacity(lines);
     let mut bad = Vec::new();
     let mut line = raw.first_line;
     for text in raw.text.split_inclusive(|&b| b == b'\n') {

@@ -137,10 +137,20 @@ impl Ledger {
     ) -> Vec<Result<Submitted, SubmitError>> {
         let total = records.len();
         let mut waiting = Vec::new();
-        let mut records = records.into_iter().peekable();
+        // Records are large: a request that fits one batch is queued as it is, not
+        // copied into a new vector.
+        let chunks: Vec<Vec<NewRecord>> = if total <= self.inner.max_batch {
+            vec![records]
+        } else {
+            let mut records = records.into_iter().peekable();
+            let mut chunks = Vec::new();
+            while records.peek().is_some() {
+                chunks.push(records.by_ref().take(self.inner.max_batch).collect());
+            }
+            chunks
+        };
         // All chunks are queued before waiting, so a large import fills every batch.
-        while records.peek().is_some() {
-            let chunk: Vec<NewRecord> = records.by_ref().take(self.inner.max_batch).collect();
+        for chunk in chunks {
             let n = chunk.len();
             let (tx, rx) = oneshot::channel();
             let sent = self

@@ -16,7 +16,9 @@
 //! Streams are a table of fixed-size entries with their names in one string arena.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 
 use hashbrown::HashTable;
 use uuid::Uuid;
@@ -97,7 +99,7 @@ impl Index {
             ids: HashTable::new(),
             ids_wide: HashTable::new(),
             by_name: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
         }
     }
 

@@ -11,7 +11,9 @@
 //! acknowledged or visible before it is durable. A failed write or sync poisons the
 //! store: it refuses every later append until reopened and never retries the sync.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
