@@ -37,7 +37,7 @@ pub use csv::{CsvRow, csv_opt, csv_time};
 pub use error::ProjectionError;
 pub use ids::{IdTable, NONE};
 pub use life::TicketLife;
-pub use live::{LiveRunner, LiveState};
+pub use live::{FeedItem, LiveFeed, LiveRunner, LiveState};
 pub use many::{DynProjection, catch_up_all, rebuild_all};
 pub use packed::Packed;
 pub use runner::{OpenOutcome, Projection, ProjectionConfig};

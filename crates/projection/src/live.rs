@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
-use counterfoil_core::{Hash, Store};
+use counterfoil_core::{Hash, Store, StoreError, StoredRecord};
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::runner::{Projection, ProjectionConfig, write_file};
 use crate::state_file;
@@ -132,13 +132,52 @@ impl<P: Projector> LiveRunner<P> {
     /// [`ProjectionConfig::persist_every_records`] records and every
     /// [`ProjectionConfig::persist_every`] while records are unsaved. A store error
     /// ends the run after persisting what was folded.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) -> Result<u64> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<u64> {
         let subscription = self
             .store
             .subscribe(self.position)
             .await
             .map_err(|source| self.store_error(source))?;
-        let mut batches = subscription.ready_chunks(LIVE_BATCH);
+        let batches = subscription.ready_chunks(LIVE_BATCH).map(|batch| {
+            let mut records = Vec::with_capacity(batch.len());
+            for item in batch {
+                match item {
+                    Ok(r) => records.push(r),
+                    Err(e) => return (Arc::new(records), Some(e)),
+                }
+            }
+            (Arc::new(records), None)
+        });
+        self.follow(batches, shutdown).await
+    }
+
+    /// Like [`LiveRunner::run`], but folds the batches a [`LiveFeed`] hands out
+    /// instead of subscribing itself, so several projections share one read and one
+    /// decode of the log. The feed must start at or before this projection's
+    /// position; records below it are skipped.
+    pub async fn run_fed(
+        self,
+        feed: mpsc::Receiver<FeedItem>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<u64> {
+        let batches = tokio_stream_from(feed).map(|item| match item {
+            FeedItem::Records(records) => (records, None),
+            FeedItem::Failed(e) => (
+                Arc::new(Vec::new()),
+                Some(StoreError::Backend(e.to_string())),
+            ),
+        });
+        self.follow(batches, shutdown).await
+    }
+
+    /// Folds batches until `shutdown` completes, persisting along the way; a batch's
+    /// error (or the end of the batches) ends the run after persisting.
+    async fn follow(
+        mut self,
+        batches: impl futures::Stream<Item = (Arc<Vec<StoredRecord>>, Option<StoreError>)> + Send,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<u64> {
+        let mut batches = std::pin::pin!(batches);
         let mut tick = tokio::time::interval(self.config.persist_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -147,14 +186,14 @@ impl<P: Projector> LiveRunner<P> {
                 biased;
                 () = &mut shutdown => break,
                 batch = batches.next() => {
-                    let Some(batch) = batch else {
+                    let Some((records, failure)) = batch else {
                         self.persist_if_needed().await?;
                         return Err(ProjectionError::SubscriptionEnded {
                             projection: P::NAME,
                             position: self.position,
                         });
                     };
-                    let failure = self.fold(batch);
+                    self.fold(&records);
                     if let Some(source) = failure {
                         self.persist_if_needed().await?;
                         return Err(self.store_error(source));
@@ -174,43 +213,28 @@ impl<P: Projector> LiveRunner<P> {
         Ok(self.position)
     }
 
-    /// Folds a batch under one write lock; stops at the first error and returns it.
-    fn fold(
-        &mut self,
-        batch: Vec<
-            std::result::Result<counterfoil_core::StoredRecord, counterfoil_core::StoreError>,
-        >,
-    ) -> Option<counterfoil_core::StoreError> {
-        let mut failure = None;
+    /// Folds a batch under one write lock.
+    fn fold(&mut self, batch: &[StoredRecord]) {
         {
             let mut state = self
                 .shared
                 .state
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            for item in batch {
-                match item {
-                    Ok(record) => {
-                        if record.position < self.position {
-                            continue;
-                        }
-                        state.apply(&record);
-                        self.position = record.position.saturating_add(1);
-                        self.last = Some((record.position, record.hash));
-                        self.unsaved += 1;
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
+            for record in batch {
+                if record.position < self.position {
+                    continue;
                 }
+                state.apply(record);
+                self.position = record.position.saturating_add(1);
+                self.last = Some((record.position, record.hash));
+                self.unsaved += 1;
             }
         }
         self.shared.position.send_replace(self.position);
-        failure
     }
 
-    fn store_error(&self, source: counterfoil_core::StoreError) -> ProjectionError {
+    fn store_error(&self, source: StoreError) -> ProjectionError {
         ProjectionError::Store {
             projection: P::NAME,
             position: self.position,
@@ -254,4 +278,123 @@ impl<P: Projector> LiveRunner<P> {
         self.saved_at = Instant::now();
         Ok(())
     }
+}
+
+/// What a [`LiveFeed`] hands each runner: a batch of records decoded once for all, or
+/// the store error that ended the feed.
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    Records(Arc<Vec<StoredRecord>>),
+    Failed(Arc<StoreError>),
+}
+
+/// One subscription of the log shared by several live runners (see
+/// [`LiveRunner::run_fed`]): each record is read and decoded once, whatever the number
+/// of read models. The slowest runner sets the pace (each has a bounded queue).
+pub struct LiveFeed {
+    store: Arc<dyn Store>,
+    from: u64,
+    senders: Vec<mpsc::Sender<FeedItem>>,
+}
+
+impl fmt::Debug for LiveFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveFeed")
+            .field("from", &self.from)
+            .field("receivers", &self.senders.len())
+            .finish()
+    }
+}
+
+/// Batches queued per runner before the feed waits for it.
+const FEED_QUEUE: usize = 64;
+
+impl LiveFeed {
+    /// A feed that will follow the log from `from`: the lowest position among the
+    /// runners it serves.
+    pub fn new(store: Arc<dyn Store>, from: u64) -> Self {
+        Self {
+            store,
+            from,
+            senders: Vec::new(),
+        }
+    }
+
+    /// A receiver for one more runner.
+    pub fn receiver(&mut self) -> mpsc::Receiver<FeedItem> {
+        let (tx, rx) = mpsc::channel(FEED_QUEUE);
+        self.senders.push(tx);
+        rx
+    }
+
+    /// Follows the log and hands every batch to every receiver until `shutdown`
+    /// completes, every receiver is gone, or the store fails (the error is handed on,
+    /// then the feed ends).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let Self {
+            store,
+            from,
+            mut senders,
+        } = self;
+        let subscription = match store.subscribe(from).await {
+            Ok(s) => s,
+            Err(e) => {
+                let e = Arc::new(e);
+                for tx in &senders {
+                    let _ = tx.send(FeedItem::Failed(e.clone())).await;
+                }
+                return;
+            }
+        };
+        let mut batches = subscription.ready_chunks(LIVE_BATCH);
+        tokio::pin!(shutdown);
+        loop {
+            let batch = tokio::select! {
+                biased;
+                () = &mut shutdown => return,
+                batch = batches.next() => batch,
+            };
+            let Some(batch) = batch else {
+                return;
+            };
+            let mut records = Vec::with_capacity(batch.len());
+            let mut failure = None;
+            for item in batch {
+                match item {
+                    Ok(r) => records.push(r),
+                    Err(e) => {
+                        failure = Some(Arc::new(e));
+                        break;
+                    }
+                }
+            }
+            let mut items = Vec::with_capacity(2);
+            if !records.is_empty() {
+                items.push(FeedItem::Records(Arc::new(records)));
+            }
+            if let Some(e) = &failure {
+                items.push(FeedItem::Failed(e.clone()));
+            }
+            for item in items {
+                let mut open = Vec::with_capacity(senders.len());
+                for tx in senders {
+                    // A runner that stopped has dropped its receiver: serve the rest.
+                    if tx.send(item.clone()).await.is_ok() {
+                        open.push(tx);
+                    }
+                }
+                senders = open;
+            }
+            if failure.is_some() || senders.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+/// A receiver as a stream.
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -103,3 +103,87 @@ async fn a_closed_store_ends_the_run_with_an_error_after_persisting() {
         Some(3)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_feed_serves_runners_at_different_checkpoints_each_record_once() {
+    use counterfoil_projection::LiveFeed;
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    append(&*store, 0, 6).await;
+    // `behind` has folded 3 records, `ahead` all 6; the feed starts at the lower.
+    let mut behind = Projection::<Positions>::open(dir.path().join("behind"), store.clone())
+        .await
+        .unwrap();
+    for r in crate::support::read_everything(&*store)
+        .await
+        .iter()
+        .take(3)
+    {
+        behind.apply(r);
+    }
+    let mut ahead = Projection::<Positions>::open(dir.path().join("ahead"), store.clone())
+        .await
+        .unwrap();
+    ahead.catch_up(&mut no_progress()).await.unwrap();
+    let mut feed = LiveFeed::new(store.clone(), behind.position().min(ahead.position()));
+    let (behind_live, behind_runner) = behind.live();
+    let (ahead_live, ahead_runner) = ahead.live();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tasks = [
+        tokio::spawn(behind_runner.run_fed(feed.receiver(), until(stopped.clone()))),
+        tokio::spawn(ahead_runner.run_fed(feed.receiver(), until(stopped.clone()))),
+    ];
+    let feeding = tokio::spawn(feed.run(until(stopped.clone())));
+
+    append(&*store, 6, 40).await;
+    for live in [&behind_live, &ahead_live] {
+        let reached = tokio::time::timeout(Duration::from_secs(10), live.wait_for(40)).await;
+        assert_eq!(reached.unwrap(), Some(40));
+        assert_eq!(
+            live.read().seen,
+            range(0, 40),
+            "every record once, in order"
+        );
+    }
+    stop.send(true).unwrap();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 40);
+    }
+    feeding.await.unwrap();
+    log.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fed_runner_ends_with_an_error_when_the_store_closes() {
+    use counterfoil_projection::{LiveFeed, ProjectionError};
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    append(&*store, 0, 3).await;
+    let mut p = Projection::<Positions>::open(dir.path().join("state"), store.clone())
+        .await
+        .unwrap();
+    p.catch_up(&mut no_progress()).await.unwrap();
+    let mut feed = LiveFeed::new(store.clone(), p.position());
+    let (_live, runner) = p.live();
+    let task = tokio::spawn(runner.run_fed(feed.receiver(), std::future::pending()));
+    let feeding = tokio::spawn(feed.run(std::future::pending()));
+    log.close().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(
+            ended,
+            Err(ProjectionError::Store { .. } | ProjectionError::SubscriptionEnded { .. })
+        ),
+        "{ended:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), feeding)
+        .await
+        .unwrap()
+        .unwrap();
+}
