@@ -549,9 +549,11 @@ async fn load(
         "p999_ms": pct(0.999),
         "max_ms": pct(1.0),
         "bench_cpu_s": round(cpu_after.0 - cpu_before.0, 2),
+        "bench_cpu_us_per_record": round((cpu_after.0 - cpu_before.0) * 1e6 / acked.max(1) as f64, 1),
     });
     if let (Some(a), Some(b)) = (cpu_after.1, cpu_before.1) {
         result["server_cpu_s"] = round(a - b, 2).into();
+        result["server_cpu_us_per_record"] = round((a - b) * 1e6 / acked.max(1) as f64, 1).into();
     }
     if !subscribers.is_null() {
         result["sse"] = subscribers;

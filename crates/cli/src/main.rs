@@ -202,9 +202,10 @@ async fn main() -> ExitCode {
     };
     // The server reports starting and stopping; one-shot commands only their errors.
     // The KurrentDB client logs each failed connection attempt itself; the command's
-    // own error already says what failed, with the URL.
+    // own error (and, for serve, the adapter's warnings) already say what failed, with
+    // the URL.
     let default_filter = if matches!(cli.command, Command::Serve { .. }) {
-        "info"
+        "info,eventstore=off"
     } else {
         "error,eventstore=off"
     };

@@ -15,20 +15,20 @@ use counterfoil_server::{Server, ServerConfig};
 use crate::{DurabilityArg, Global, StoreKind};
 
 pub async fn run(g: &Global, addr: SocketAddr) -> anyhow::Result<ExitCode> {
-    if g.store == StoreKind::Eventstore {
-        // The HTTP server opens its store itself and takes only a data folder so far.
-        let url = crate::store::eventstore_url(g)?;
-        anyhow::bail!(
-            "serve cannot run on --store eventstore ({url}) yet: the HTTP server opens the \
-             embedded log itself; use --store file, or the other commands with eventstore"
-        );
-    }
     let mut config = ServerConfig::new(&g.data, addr);
     config.durability = match g.durability {
         DurabilityArg::Strict => Durability::Strict,
         DurabilityArg::Relaxed => Durability::Relaxed,
     };
-    let server = Server::bind(config).await?;
+    let server = if g.store == StoreKind::Eventstore {
+        // The records live on the server; tokens and read-model state in --data.
+        let es = crate::store::connect_eventstore(g).await?;
+        std::fs::create_dir_all(&g.data)
+            .with_context(|| format!("creating the data folder {}", g.data.display()))?;
+        Server::bind_with_store(config, std::sync::Arc::new(es)).await?
+    } else {
+        Server::bind(config).await?
+    };
     let bound = server.local_addr()?;
     let mut stdout = std::io::stdout();
     if let Some(path) = server.admin_token_file() {

@@ -30,7 +30,7 @@ use axum::extract::DefaultBodyLimit;
 use counterfoil_core::Store;
 use counterfoil_ledger::{Ledger, LedgerConfig};
 use counterfoil_log::{Durability, Log, LogConfig};
-use counterfoil_projection::{LiveState, Projection, Projector};
+use counterfoil_projection::{LiveFeed, LiveState, Projection, Projector};
 use counterfoil_projector_links::LinkAttribution;
 use counterfoil_projector_owners::OwnerReport;
 use counterfoil_projector_shared::SharedTickets;
@@ -103,9 +103,20 @@ pub enum ServerError {
     Close(#[source] counterfoil_core::StoreError),
 }
 
-/// What every handler shares.
-#[derive(Clone)]
-pub(crate) struct AppState {
+/// What every handler shares. Cloned for every request (axum hands each handler its
+/// own copy), so it is one `Arc` and a clone is one reference count.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub(crate) struct Shared {
     pub ledger: Ledger,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
@@ -118,7 +129,7 @@ pub(crate) struct AppState {
     pub stopping: watch::Receiver<bool>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("ledger", &self.ledger)
@@ -130,7 +141,9 @@ impl std::fmt::Debug for AppState {
 /// A bound server, ready to run.
 #[derive(Debug)]
 pub struct Server {
-    log: Log,
+    /// The embedded log when the server opened it (closed on stop); `None` for a store
+    /// the caller passed in and closes.
+    log: Option<Log>,
     ledger: Ledger,
     listener: TcpListener,
     router: Router,
@@ -145,14 +158,12 @@ type Runner = (
     tokio::task::JoinHandle<Result<u64, counterfoil_projection::ProjectionError>>,
 );
 
-/// Opens a read model, catches it up with the log and starts following it live
-/// until `stopping` turns true (the runner persists then).
-async fn follow<P: Projector>(
+/// Opens a read model and catches it up with the log; the caller starts its live
+/// runner on the shared feed.
+async fn open_model<P: Projector>(
     data: &std::path::Path,
     store: &Arc<dyn Store>,
-    stopping: &watch::Receiver<bool>,
-    runners: &mut Vec<Runner>,
-) -> Result<LiveState<P>, ServerError> {
+) -> Result<Projection<P>, ServerError> {
     let fail = |source| ServerError::Projection {
         projection: P::NAME,
         source,
@@ -168,17 +179,31 @@ async fn follow<P: Projector>(
         ms = started.elapsed().as_millis() as u64,
         "caught up"
     );
+    Ok(projection)
+}
+
+/// Starts a caught-up read model following the log live on `feed` until `stopping`
+/// turns true (the runner persists then).
+fn follow<P: Projector>(
+    projection: Projection<P>,
+    feed: &mut LiveFeed,
+    stopping: &watch::Receiver<bool>,
+    runners: &mut Vec<Runner>,
+) -> LiveState<P> {
     let mut stopping = stopping.clone();
     let stopped = async move {
         let _ = stopping.wait_for(|s| *s).await;
     };
-    let (state, handle) = projection.run_live(stopped).map_err(fail)?;
-    runners.push((P::NAME, handle));
-    Ok(state)
+    let (state, runner) = projection.live();
+    runners.push((
+        P::NAME,
+        tokio::spawn(runner.run_fed(feed.receiver(), stopped)),
+    ));
+    state
 }
 
 impl Server {
-    /// Opens the log and the ledger in `config.data` and binds `config.addr`.
+    /// Opens the embedded log and the ledger in `config.data` and binds `config.addr`.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         let mut log_config = LogConfig::new(&config.data);
         log_config.durability = config.durability;
@@ -190,10 +215,33 @@ impl Server {
             tracing::warn!(%torn, "the last append was incomplete and was cut off");
         }
         let store: Arc<dyn Store> = Arc::new(log.clone());
+        Self::bind_inner(config, store, Some(log)).await
+    }
+
+    /// Like [`Server::bind`] over a store the caller opened (KurrentDB, say): the
+    /// tokens and the read models' state stay in `config.data`. The caller closes the
+    /// store after [`Server::run`] returns.
+    pub async fn bind_with_store(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, ServerError> {
+        Self::bind_inner(config, store, None).await
+    }
+
+    async fn bind_inner(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        log: Option<Log>,
+    ) -> Result<Server, ServerError> {
+        let close = |log: Option<Log>| async move {
+            if let Some(log) = log {
+                let _ = log.close().await;
+            }
+        };
         let ledger = match Ledger::open(store.clone(), LedgerConfig::default()).await {
             Ok(l) => l,
             Err(e) => {
-                let _ = log.close().await;
+                close(log).await;
                 return Err(ServerError::OpenLedger(e));
             }
         };
@@ -201,7 +249,7 @@ impl Server {
             Ok(l) => l,
             Err(source) => {
                 ledger.shutdown().await;
-                let _ = log.close().await;
+                close(log).await;
                 return Err(ServerError::Bind {
                     addr: config.addr,
                     source,
@@ -218,14 +266,14 @@ impl Server {
                     let _ = handle.await;
                 }
                 ledger.shutdown().await;
-                let _ = log.close().await;
+                close(log).await;
                 return Err(e);
             }
         };
         let admin_token = tokens::ensure_admin(&config.data)?;
         let live = fanout::Hub::new(store.clone(), fanout::RingLimits::default());
         let live_tail = tokio::spawn(live.clone().run(stopping.clone()));
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             ledger: ledger.clone(),
             store,
             metrics: Arc::new(Metrics::default()),
@@ -234,7 +282,7 @@ impl Server {
             live,
             max_batch_records: config.max_batch_records.max(1),
             stopping,
-        };
+        }));
         let router = router(state, &config);
         Ok(Server {
             log,
@@ -291,7 +339,10 @@ impl Server {
                 Err(e) => tracing::error!(projection, %e, "read model task failed"),
             }
         }
-        let closed = self.log.close().await.map_err(ServerError::Close);
+        let closed = match self.log {
+            Some(log) => log.close().await.map_err(ServerError::Close),
+            None => Ok(()),
+        };
         tracing::info!("stopped");
         served?;
         persisted?;
@@ -299,18 +350,40 @@ impl Server {
     }
 }
 
+/// Opens and catches up the four read models, then has them follow the log live on
+/// one shared feed: each record is read and decoded once for all four.
 async fn open_models(
     data: &std::path::Path,
     store: &Arc<dyn Store>,
     stopping: &watch::Receiver<bool>,
     runners: &mut Vec<Runner>,
 ) -> Result<reports::Models, ServerError> {
-    Ok(reports::Models {
-        shared: follow::<SharedTickets>(data, store, stopping, runners).await?,
-        unsold: follow::<UnsoldCounts>(data, store, stopping, runners).await?,
-        owners: follow::<OwnerReport>(data, store, stopping, runners).await?,
-        links: follow::<LinkAttribution>(data, store, stopping, runners).await?,
-    })
+    let shared = open_model::<SharedTickets>(data, store).await?;
+    let unsold = open_model::<UnsoldCounts>(data, store).await?;
+    let owners = open_model::<OwnerReport>(data, store).await?;
+    let links = open_model::<LinkAttribution>(data, store).await?;
+    let from = [
+        shared.position(),
+        unsold.position(),
+        owners.position(),
+        links.position(),
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(0);
+    let mut feed = LiveFeed::new(store.clone(), from);
+    let models = reports::Models {
+        shared: follow(shared, &mut feed, stopping, runners),
+        unsold: follow(unsold, &mut feed, stopping, runners),
+        owners: follow(owners, &mut feed, stopping, runners),
+        links: follow(links, &mut feed, stopping, runners),
+    };
+    let mut stopping = stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    tokio::spawn(feed.run(stopped));
+    Ok(models)
 }
 
 /// Binds and runs: [`Server::bind`] then [`Server::run`].

@@ -34,7 +34,9 @@ struct Histogram {
 pub struct Metrics {
     appends: AtomicU64,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// By (method, route). Looked up by `&str` first, so a request whose route was
+    /// seen before allocates nothing here.
+    latency: Mutex<BTreeMap<String, BTreeMap<String, Histogram>>>,
 }
 
 impl Metrics {
@@ -50,9 +52,18 @@ impl Metrics {
 
     fn observe(&self, method: &str, route: &str, seconds: f64) {
         if let Ok(mut m) = self.latency.lock() {
-            let h = m
-                .entry((method.to_string(), route.to_string()))
-                .or_default();
+            if !m.contains_key(method) {
+                m.insert(method.to_string(), BTreeMap::new());
+            }
+            let Some(routes) = m.get_mut(method) else {
+                return;
+            };
+            if !routes.contains_key(route) {
+                routes.insert(route.to_string(), Histogram::default());
+            }
+            let Some(h) = routes.get_mut(route) else {
+                return;
+            };
             let i = BUCKETS
                 .iter()
                 .position(|b| seconds <= *b)
@@ -84,7 +95,10 @@ impl Metrics {
             "# HELP counterfoil_request_seconds Request latency by route.\n# TYPE counterfoil_request_seconds histogram"
         );
         let snapshot = self.latency.lock().map(|m| m.clone()).unwrap_or_default();
-        for ((method, route), h) in &snapshot {
+        let flat = snapshot
+            .iter()
+            .flat_map(|(method, routes)| routes.iter().map(move |(route, h)| (method, route, h)));
+        for (method, route, h) in flat {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             let mut cumulative = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {
@@ -108,16 +122,16 @@ impl Metrics {
 /// Times each request under its route pattern (not the raw path, which would make a
 /// label per stream).
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+    // Both are cheap to clone (a shared string and, for the usual methods, a tag).
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = req.method().clone();
+    let method = method.as_str();
     let started = Instant::now();
     let response = next.run(req).await;
     let seconds = started.elapsed().as_secs_f64();
     tracing::debug!(%method, %route, status = response.status().as_u16(), ms = seconds * 1000.0, "request");
-    metrics.observe(&method, &route, seconds);
+    metrics.observe(method, route, seconds);
     response
 }
 
