@@ -327,10 +327,11 @@ impl LiveFeed {
         rx
     }
 
-    /// Follows the log and hands every batch to every receiver until `shutdown`
-    /// completes, every receiver is gone, or the store fails (the error is handed on,
-    /// then the feed ends).
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+    /// Follows the log and hands every batch to every receiver until every receiver
+    /// is gone (their runners stopped) or the store fails (the error is handed on,
+    /// then the feed ends). The feed has no shutdown of its own: ending it before its
+    /// runners would look to them like the end of the log, which is an error.
+    pub async fn run(self) {
         let Self {
             store,
             from,
@@ -347,11 +348,11 @@ impl LiveFeed {
             }
         };
         let mut batches = subscription.ready_chunks(LIVE_BATCH);
-        tokio::pin!(shutdown);
         loop {
+            let gone = futures::future::join_all(senders.iter().map(mpsc::Sender::closed));
             let batch = tokio::select! {
                 biased;
-                () = &mut shutdown => return,
+                _ = gone => return,
                 batch = batches.next() => batch,
             };
             let Some(batch) = batch else {

@@ -378,11 +378,8 @@ async fn open_models(
         owners: follow(owners, &mut feed, stopping, runners),
         links: follow(links, &mut feed, stopping, runners),
     };
-    let mut stopping = stopping.clone();
-    let stopped = async move {
-        let _ = stopping.wait_for(|s| *s).await;
-    };
-    tokio::spawn(feed.run(stopped));
+    // Ends once the four runners have stopped (they stop when `stopping` turns true).
+    tokio::spawn(feed.run());
     Ok(models)
 }
 

@@ -18,6 +18,8 @@ use crate::support::{command, run};
 /// requests carry the admin token the first start created.
 struct Served {
     child: Child,
+    /// The server's log (stderr), shown when a test fails on how it stopped.
+    log: std::path::PathBuf,
     base: String,
     agent: ureq::Agent,
     token: String,
@@ -26,9 +28,10 @@ struct Served {
 
 impl Served {
     fn start(data: &Path) -> Served {
+        let log = data.with_extension("serve.log");
         let mut child = command(data, &["serve", "--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -63,6 +66,7 @@ impl Served {
             .into();
         Served {
             child,
+            log,
             base: format!("http://{addr}"),
             agent,
             token,
@@ -118,6 +122,17 @@ impl Served {
         assert_eq!(status, 200);
         assert_eq!(health["status"], "ok");
         health["end_position"].as_u64().unwrap()
+    }
+
+    /// SIGTERM, then asserts a clean exit, showing the server's log if not.
+    fn stop_cleanly(self) {
+        let log = self.log.clone();
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "serve exited with {status}; its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     /// SIGTERM, then the exit status within 10 s.
@@ -302,7 +317,7 @@ fn ingest_answers_with_positions_duplicates_and_every_error_status() {
     assert!(text.contains("route=\"/v1/streams/{stream}\""), "{text}");
     assert!(text.contains("counterfoil_log_end_position 3\n"), "{text}");
 
-    assert!(s.terminate().success());
+    s.stop_cleanly();
 }
 
 /// Reads SSE events (`id`, `data`) from a streaming body.
@@ -390,7 +405,7 @@ fn live_records_catch_up_follow_and_resume_after_the_last_event_id() {
     assert_eq!(body["field"], "from");
 
     // Open subscriptions do not hold up a graceful stop.
-    assert!(s.terminate().success());
+    s.stop_cleanly();
 }
 
 #[test]
@@ -611,7 +626,7 @@ fn roles_bound_what_each_token_may_do_and_read_sees_personal_fields_masked() {
     assert_eq!(s.get_as(Some(&read), owners).0, 401);
     let out = run(&data, &["token", "revoke", &read_id]);
     assert!(!out.ok());
-    assert!(s.terminate().success());
+    s.stop_cleanly();
 }
 
 #[test]
@@ -709,13 +724,13 @@ fn reports_follow_writes_within_100_ms_and_answer_as_of_and_bad_parameters() {
         text.contains("counterfoil_projection_position{projection=\"unsold-counts\"} 3\n"),
         "{text}"
     );
-    assert!(s.terminate().success());
+    s.stop_cleanly();
 
     // The read models were persisted on the way out: a restart resumes at 3.
     let s = Served::start(&data);
     assert!(!s.created_admin);
     assert_eq!(unsold_position(&s), 3);
-    assert!(s.terminate().success());
+    s.stop_cleanly();
 }
 
 fn unsold_position(s: &Served) -> u64 {

@@ -136,7 +136,7 @@ async fn one_feed_serves_runners_at_different_checkpoints_each_record_once() {
         tokio::spawn(behind_runner.run_fed(feed.receiver(), until(stopped.clone()))),
         tokio::spawn(ahead_runner.run_fed(feed.receiver(), until(stopped.clone()))),
     ];
-    let feeding = tokio::spawn(feed.run(until(stopped.clone())));
+    let feeding = tokio::spawn(feed.run());
 
     append(&*store, 6, 40).await;
     for live in [&behind_live, &ahead_live] {
@@ -169,7 +169,7 @@ async fn a_fed_runner_ends_with_an_error_when_the_store_closes() {
     let mut feed = LiveFeed::new(store.clone(), p.position());
     let (_live, runner) = p.live();
     let task = tokio::spawn(runner.run_fed(feed.receiver(), std::future::pending()));
-    let feeding = tokio::spawn(feed.run(std::future::pending()));
+    let feeding = tokio::spawn(feed.run());
     log.close().await.unwrap();
     let ended = tokio::time::timeout(Duration::from_secs(10), task)
         .await
