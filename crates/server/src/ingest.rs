@@ -3,9 +3,8 @@
 //! and the reason; nothing is written for either.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use counterfoil_core::{NewRecord, Refusal, RefusalReason};
@@ -24,25 +23,37 @@ struct Accepted {
     records: Vec<Submitted>,
 }
 
+/// How much of an oversized body is read and thrown away before the 413 goes out.
+/// A client that sends its whole body before reading the answer (most do) would
+/// otherwise have its connection reset mid-send and never see the 413; beyond this
+/// the connection is closed at once.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 pub async fn post_records(
     State(state): State<AppState>,
     access: Access,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     access.require(&[Role::Ingest])?;
-    let body = match body {
+    let body = match read_body(body, state.max_body_bytes).await {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            // The rest of the body was never read, so this connection cannot carry
-            // another request: say so, or a pooling client would reuse it and fail.
-            let mut answer = ApiError::too_large(e.body_text()).into_response();
+        Err(BodyError::TooLarge) => {
+            // Nothing more will be read from this connection: say so, or a pooling
+            // client would reuse it and fail.
+            let mut answer = ApiError::too_large(format!(
+                "the request body is larger than {} bytes",
+                state.max_body_bytes
+            ))
+            .into_response();
             answer.headers_mut().insert(
                 axum::http::header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),
             );
             return Ok(answer);
         }
-        Err(e) => return Err(ApiError::invalid("body", e.body_text())),
+        Err(BodyError::Read(e)) => {
+            return Err(ApiError::invalid("body", format!("reading it failed: {e}")));
+        }
     };
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::invalid("body", format!("not UTF-8: {e}")))?;
@@ -136,4 +147,41 @@ fn refused(index: usize, r: &Refusal) -> ApiError {
             "field": r.field,
         }),
     }
+}
+
+enum BodyError {
+    TooLarge,
+    Read(axum::Error),
+}
+
+/// The whole body if it is at most `limit` bytes. A larger one is read on (and thrown
+/// away) up to [`DRAIN_LIMIT`], so that the client gets to read the 413.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    use http_body_util::BodyExt;
+    let declared = axum::body::HttpBody::size_hint(&body).exact();
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit {
+            if seen > DRAIN_LIMIT {
+                return Err(BodyError::TooLarge);
+            }
+            buf = bytes::BytesMut::new();
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    if seen > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(buf.freeze())
 }

@@ -125,6 +125,8 @@ pub(crate) struct Shared {
     /// The shared tail behind `GET /v1/records/live`.
     pub live: Arc<fanout::Hub>,
     pub max_batch_records: usize,
+    /// The largest request body accepted (`POST /v1/records` reads its body itself).
+    pub max_body_bytes: usize,
     /// Turns true when the server stops; live subscriptions end then.
     pub stopping: watch::Receiver<bool>,
 }
@@ -281,6 +283,7 @@ impl Server {
             tokens: access::Tokens::new(config.data.clone()),
             live,
             max_batch_records: config.max_batch_records.max(1),
+            max_body_bytes: config.max_body_bytes,
             stopping,
         }));
         let router = router(state, &config);
