@@ -11,7 +11,10 @@ mod fold;
 pub mod query;
 
 pub use fold::SharedTickets;
-pub use query::{Bucket, PerformanceRef, SeatRef, ShareCount, ShareFilter, ShareRow};
+pub use query::{
+    Bucket, PerformanceRef, SeatRef, ShareCount, ShareCounts, ShareFilter, ShareRow, Shares,
+    TicketShares,
+};
 
 /// The one error of this crate: a query parameter that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

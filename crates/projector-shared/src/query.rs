@@ -278,3 +278,24 @@ impl SharedTickets {
         }
     }
 }
+
+/// `{"shares": [...]}`: the answer of `report shared` and `GET /v1/reports/shared-tickets`.
+#[derive(Debug, Serialize)]
+pub struct Shares {
+    pub shares: Vec<ShareRow>,
+}
+
+/// `{"ticket_id": ..., "shares": [...]}`: one ticket's shares, CLI and HTTP alike.
+#[derive(Debug, Serialize)]
+pub struct TicketShares {
+    pub ticket_id: String,
+    pub shares: Vec<ShareRow>,
+}
+
+/// `{"bucket": "day", "counts": [{"bucket", "shares"}]}`: shares counted per day or
+/// month, CLI and HTTP alike.
+#[derive(Debug, Serialize)]
+pub struct ShareCounts {
+    pub bucket: Bucket,
+    pub counts: Vec<ShareCount>,
+}

@@ -18,7 +18,9 @@ use counterfoil_core::{Store, Timestamp};
 use counterfoil_projection::{AsOf, CsvRow, LiveState, Projector, build_as_of};
 use counterfoil_projector_links::{LinkAttribution, LinkQuery};
 use counterfoil_projector_owners::{OwnerQuery, OwnerReport, OwnersError};
-use counterfoil_projector_shared::{Bucket, ShareCount, ShareFilter, ShareRow, SharedTickets};
+use counterfoil_projector_shared::{
+    Bucket, ShareCounts, ShareFilter, SharedTickets, Shares, TicketShares,
+};
 use counterfoil_projector_unsold::{UnsoldCounts, UnsoldQuery};
 use futures::Stream;
 use serde::Serialize;
@@ -190,26 +192,6 @@ fn share_filter(q: &HashMap<String, String>) -> Result<ShareFilter, ApiError> {
     })
 }
 
-/// `{"shares": [...]}`.
-#[derive(Debug, Serialize)]
-struct Shares {
-    shares: Vec<ShareRow>,
-}
-
-/// `{"ticket_id": ..., "shares": [...]}`.
-#[derive(Debug, Serialize)]
-struct TicketShares {
-    ticket_id: String,
-    shares: Vec<ShareRow>,
-}
-
-/// `{"bucket": "day", "counts": [{"bucket", "shares"}]}`.
-#[derive(Debug, Serialize)]
-struct Counts {
-    bucket: Bucket,
-    counts: Vec<ShareCount>,
-}
-
 pub async fn shared_tickets(
     State(state): State<AppState>,
     access: crate::access::Access,
@@ -242,7 +224,7 @@ pub async fn shared_counts(
         m.counts(&filter, bucket)
     })
     .await?;
-    let answer = Counts { bucket, counts };
+    let answer = ShareCounts { bucket, counts };
     respond(&asked, &answer, || answer.counts.clone(), position)
 }
 

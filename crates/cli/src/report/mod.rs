@@ -14,7 +14,9 @@ use counterfoil_core::Timestamp;
 use counterfoil_projection::AsOf;
 use counterfoil_projector_links::{LinkAttribution, LinkQuery};
 use counterfoil_projector_owners::{OwnerQuery, OwnerReport, OwnersError};
-use counterfoil_projector_shared::{Bucket, ShareCount, ShareFilter, ShareRow, SharedTickets};
+use counterfoil_projector_shared::{
+    Bucket, ShareCounts, ShareFilter, SharedTickets, Shares, TicketShares,
+};
 use counterfoil_projector_unsold::{DefinitionRow, UnsoldCounts, UnsoldQuery};
 use serde::Serialize;
 
@@ -158,26 +160,6 @@ impl ShareArgs {
     }
 }
 
-/// `{"shares": [...]}`.
-#[derive(Debug, Serialize)]
-struct Shares {
-    shares: Vec<ShareRow>,
-}
-
-/// `{"ticket_id": ..., "shares": [...]}`.
-#[derive(Debug, Serialize)]
-struct TicketShares {
-    ticket_id: String,
-    shares: Vec<ShareRow>,
-}
-
-/// `{"bucket": "day", "counts": [{"bucket", "shares"}]}`.
-#[derive(Debug, Serialize)]
-struct Counts {
-    bucket: Bucket,
-    counts: Vec<ShareCount>,
-}
-
 /// `{"definitions": [...]}`.
 #[derive(Debug, Serialize)]
 struct OnSale {
@@ -284,7 +266,7 @@ pub async fn run(g: &Global, args: ReportArgs) -> anyhow::Result<ExitCode> {
         Which::SharedCounts { bucket, filter } => {
             let model = projections::load::<SharedTickets>(g, as_of, persist).await?;
             let counts = model.counts(&filter.filter(), bucket);
-            let answer = Counts { bucket, counts };
+            let answer = ShareCounts { bucket, counts };
             emit::render(
                 format,
                 &answer,
