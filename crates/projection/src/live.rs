@@ -139,14 +139,8 @@ impl<P: Projector> LiveRunner<P> {
             .await
             .map_err(|source| self.store_error(source))?;
         let batches = subscription.ready_chunks(LIVE_BATCH).map(|batch| {
-            let mut records = Vec::with_capacity(batch.len());
-            for item in batch {
-                match item {
-                    Ok(r) => records.push(r),
-                    Err(e) => return (Arc::new(records), Some(e)),
-                }
-            }
-            (Arc::new(records), None)
+            let (records, failure) = split_batch(batch);
+            (Arc::new(records), failure)
         });
         self.follow(batches, shutdown).await
     }
@@ -358,17 +352,8 @@ impl LiveFeed {
             let Some(batch) = batch else {
                 return;
             };
-            let mut records = Vec::with_capacity(batch.len());
-            let mut failure = None;
-            for item in batch {
-                match item {
-                    Ok(r) => records.push(r),
-                    Err(e) => {
-                        failure = Some(Arc::new(e));
-                        break;
-                    }
-                }
-            }
+            let (records, failure) = split_batch(batch);
+            let failure = failure.map(Arc::new);
             let mut items = Vec::with_capacity(2);
             if !records.is_empty() {
                 items.push(FeedItem::Records(Arc::new(records)));
@@ -398,4 +383,18 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The records of a subscription batch up to its first error, and that error.
+fn split_batch(
+    batch: Vec<std::result::Result<StoredRecord, StoreError>>,
+) -> (Vec<StoredRecord>, Option<StoreError>) {
+    let mut records = Vec::with_capacity(batch.len());
+    for item in batch {
+        match item {
+            Ok(r) => records.push(r),
+            Err(e) => return (records, Some(e)),
+        }
+    }
+    (records, None)
 }
