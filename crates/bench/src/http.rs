@@ -29,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::net::TcpStream;
 
+use crate::wire::Conn;
 use crate::{machine, round};
 
 /// What `counterfoil-bench http` was asked to do.
@@ -120,12 +121,13 @@ impl Target {
         Ok(sender)
     }
 
-    fn post(&self, body: String) -> Result<Request<Full<Bytes>>> {
-        Ok(Request::post("/v1/records")
-            .header(HOST, &self.host)
-            .header(AUTHORIZATION, &self.bearer)
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))?)
+    /// The head of `POST /v1/records` up to (not including) `Content-Length`.
+    fn post_head(&self) -> Vec<u8> {
+        format!(
+            "POST /v1/records HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Type: application/json\r\n",
+            self.host, self.bearer
+        )
+        .into_bytes()
     }
 
     /// One request on a fresh connection: status and body text.
@@ -424,6 +426,7 @@ async fn load(
         subscriber_tasks.push(task);
     }
 
+    let ticks_before = crate::cpu_ticks();
     let cpu_before = (
         cpu_seconds("self"),
         server_pid.map(|p| cpu_seconds(&p.to_string())),
@@ -436,10 +439,10 @@ async fn load(
     );
     let mut connections = Vec::with_capacity(args.connections);
     for c in 0..args.connections {
-        let sender = target.connect().await?;
+        let wire = Conn::connect(target.addr).await?;
         connections.push(tokio::spawn(post_loop(
             c,
-            sender,
+            wire,
             target.clone(),
             shared.clone(),
         )));
@@ -458,6 +461,7 @@ async fn load(
         cpu_seconds("self"),
         server_pid.map(|p| cpu_seconds(&p.to_string())),
     );
+    let steal = crate::steal_pct(ticks_before, crate::cpu_ticks());
     progress.abort();
     let acked = shared.acked.load(Ordering::Relaxed);
     let end = target.end_position().await?;
@@ -548,6 +552,7 @@ async fn load(
         "p99_ms": pct(0.99),
         "p999_ms": pct(0.999),
         "max_ms": pct(1.0),
+        "cpu_steal_pct": steal,
         "bench_cpu_s": round(cpu_after.0 - cpu_before.0, 2),
         "bench_cpu_us_per_record": round((cpu_after.0 - cpu_before.0) * 1e6 / acked.max(1) as f64, 1),
     });
@@ -565,11 +570,14 @@ async fn load(
 /// request's latency in microseconds.
 async fn post_loop(
     conn: usize,
-    mut sender: http1::SendRequest<Full<Bytes>>,
+    mut wire: Conn,
     target: Target,
     shared: Arc<Shared>,
 ) -> Result<Vec<u32>> {
+    use std::fmt::Write as _;
     let mut latencies = Vec::with_capacity((shared.limit as usize / 64).max(16));
+    let head = target.post_head();
+    let mut body = String::with_capacity(512);
     loop {
         if shared.acks.now() >= shared.deadline.load(Ordering::Relaxed) {
             break;
@@ -579,39 +587,32 @@ async fn post_loop(
             break;
         }
         let run = &shared.run;
-        let body = format!(
+        body.clear();
+        write!(
+            body,
             r#"{{"id":"{run}-0000-7000-8000-{n:012x}","type":"ticket.purchased","occurred_at":"2026-11-02T10:00:00Z","source":"bench","actor":"conn-{conn}","data":{{"ticket_id":"T-{run}-{n}","order_id":"O-{run}-{n}","definition_id":"D-{run}","ticket_type":"Adult","buyer":{{"email":"b{conn}@example.com"}},"face_price":"25.00","price_paid":"25.00","currency":"EUR","channel":"web"}}}}"#
-        );
-        let req = target.post(body)?;
-        if sender.ready().await.is_err() {
+        )?;
+        if wire.closed() {
             // The server closed this connection: count it and open another.
             shared.error("connection closed by the server".into());
-            sender = target.connect().await?;
+            wire = Conn::connect(target.addr).await?;
         }
         let t0 = Instant::now();
-        let resp = match sender.send_request(req).await {
-            Ok(r) => r,
+        let answer = match wire.request(&head, body.as_bytes()).await {
+            Ok(a) => a,
             Err(e) => {
-                shared.error(format!("request failed: {e}"));
-                sender = target.connect().await?;
-                continue;
-            }
-        };
-        let status = resp.status().as_u16();
-        let body = match resp.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
-                shared.error(format!("reading the answer: {e}"));
+                shared.error(format!("request failed: {e:#}"));
+                wire = Conn::connect(target.addr).await?;
                 continue;
             }
         };
         let took = t0.elapsed();
         latencies.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
-        if status != 201 {
-            shared.error(format!("status {status}"));
+        if answer.status != 201 {
+            shared.error(format!("status {}", answer.status));
             continue;
         }
-        match position(&body) {
+        match position(wire.body(&answer)) {
             Some(p) => {
                 shared.acks.set(p);
                 shared.acked.fetch_add(1, Ordering::Relaxed);

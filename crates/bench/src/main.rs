@@ -13,6 +13,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod http;
+mod wire;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -572,4 +573,34 @@ fn owners_page(tickets: u64, performances: u64, queries: usize) -> Result<serde_
         "p99_ms": round(percentile(&latencies, 0.99), 4),
         "max_ms": round(percentile(&latencies, 1.0), 4),
     }))
+}
+
+/// The machine's CPU time so far, from `/proc/stat`: (stolen, total) in ticks. On a
+/// virtual machine "stolen" is time the host gave to other guests while this one had
+/// work: a run with much of it measured a busier host, not this code.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is within user).
+    let total = fields.iter().take(8).sum();
+    (fields.get(7).copied().unwrap_or(0), total)
+}
+
+/// The share of CPU time stolen by the host between two [`cpu_ticks`] readings, in %.
+fn steal_pct(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let total = after.1.saturating_sub(before.1);
+    if total == 0 {
+        return 0.0;
+    }
+    round(
+        after.0.saturating_sub(before.0) as f64 * 100.0 / total as f64,
+        1,
+    )
 }

@@ -77,9 +77,14 @@ async fn rebuild(
         if !wanted {
             return Ok(None);
         }
-        projections::open::<P>(g, store.clone(), config.clone())
-            .await
-            .map(Some)
+        Projection::<P>::fresh(
+            projections::dir(g),
+            store.clone(),
+            P::default(),
+            config.clone(),
+        )
+        .map(Some)
+        .with_context(|| format!("opening the {} projection", P::NAME))
     }
     let wants = |n: Name| names.contains(&n);
     let mut shared =

@@ -530,6 +530,7 @@ async fn subscription_catch_up_then_live<S: Store>(s: Arc<S>) {
         .await
         .unwrap();
     let mut sub = s.subscribe(start).await.unwrap();
+    let mut batches = s.subscribe_batches(start).await.unwrap();
     let appenders: Vec<_> = (0..4)
         .map(|k| {
             let s = s.clone();
@@ -566,6 +567,25 @@ async fn subscription_catch_up_then_live<S: Store>(s: Arc<S>) {
     let logged = s.read_all(start, 1000).await.unwrap();
     assert_eq!(logged.len(), 250);
     assert_eq!(got, logged, "the subscription skipped or invented records");
+
+    // The batch subscription followed the same appends: the same records, in order.
+    let mut in_batches = Vec::new();
+    let collect = async {
+        while in_batches.len() < 250 {
+            match batches.next().await {
+                Some(Ok(b)) => {
+                    assert!(!b.is_empty(), "an empty batch");
+                    in_batches.extend_from_slice(b.records());
+                }
+                Some(Err(e)) => panic!("batch subscription failed: {e}"),
+                None => panic!("batch subscription ended"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), collect)
+        .await
+        .expect("the batch subscription delivered every record within 60 s");
+    assert_eq!(in_batches, logged, "the batch subscription differs");
 
     // A subscription at the end waits for new records.
     let end = s.end_position().await.unwrap();

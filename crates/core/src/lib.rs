@@ -18,7 +18,7 @@ pub use catalog::{RecordBody, RecordType};
 pub use error::{FieldError, Refusal, RefusalReason, StoreError};
 pub use record::{Hash, NewRecord, StoredRecord};
 pub use store::{
-    AppendOutcome, AppendUnit, ExpectedRevision, Position, RecordOutcome, Store, StreamWrite,
-    Subscription, UnitOutcome,
+    AppendOutcome, AppendUnit, BatchSubscription, ExpectedRevision, Position, RecordBatch,
+    RecordOutcome, Store, StreamWrite, Subscription, UnitOutcome,
 };
 pub use values::{Amount, Currency, Id, Timestamp};

@@ -329,6 +329,33 @@ impl StoredRecord {
         Ok(rec)
     }
 
+    /// The stored record a store wrote from `new`, at the place and with the hash it
+    /// gave it: equal to what decoding the stored bytes gives back, without the
+    /// decoding (a store that keeps its latest records in memory builds them so).
+    pub fn written(
+        new: NewRecord,
+        stream: String,
+        revision: u64,
+        position: u64,
+        recorded_at: Timestamp,
+        hash: Hash,
+    ) -> Self {
+        StoredRecord {
+            position,
+            stream,
+            revision,
+            id: new.id,
+            occurred_at: new.occurred_at,
+            recorded_at,
+            source: new.source,
+            actor: new.actor,
+            correlation_id: new.correlation_id,
+            schema_version: new.body.record_type().schema_version(),
+            body: new.body,
+            hash,
+        }
+    }
+
     pub fn record_type(&self) -> RecordType {
         self.body.record_type()
     }

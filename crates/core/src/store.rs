@@ -11,7 +11,9 @@
 //!   `p` is durable.
 
 use std::fmt;
+use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::Stream;
@@ -130,6 +132,64 @@ pub enum UnitOutcome {
 /// become durable. Ends only with an error or when the store closes.
 pub type Subscription = Pin<Box<dyn Stream<Item = Result<StoredRecord, StoreError>> + Send>>;
 
+/// Like [`Subscription`], but in batches that several followers may share without
+/// copying (see [`Store::subscribe_batches`]).
+pub type BatchSubscription = Pin<Box<dyn Stream<Item = Result<RecordBatch, StoreError>> + Send>>;
+
+/// Consecutive records, in position order, possibly a window of a larger shared
+/// vector: cloning a batch clones a pointer, not the records.
+#[derive(Debug, Clone)]
+pub struct RecordBatch {
+    records: Arc<Vec<StoredRecord>>,
+    range: Range<usize>,
+}
+
+impl RecordBatch {
+    /// A batch owning `records`.
+    pub fn new(records: Vec<StoredRecord>) -> Self {
+        let range = 0..records.len();
+        Self {
+            records: Arc::new(records),
+            range,
+        }
+    }
+
+    /// The window `range` of a shared vector; `None` when the window does not fit.
+    pub fn window(records: Arc<Vec<StoredRecord>>, range: Range<usize>) -> Option<Self> {
+        (range.start <= range.end && range.end <= records.len()).then_some(Self { records, range })
+    }
+
+    /// The records, in position order.
+    pub fn records(&self) -> &[StoredRecord] {
+        self.records.get(self.range.clone()).unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+
+    /// The records as an owned vector: moved out when this batch is their only
+    /// holder and covers them all, copied otherwise.
+    pub fn into_vec(self) -> Vec<StoredRecord> {
+        let whole = self.range.start == 0 && self.range.end == self.records.len();
+        if whole {
+            match Arc::try_unwrap(self.records) {
+                Ok(v) => v,
+                Err(shared) => shared.to_vec(),
+            }
+        } else {
+            self.records().to_vec()
+        }
+    }
+}
+
+/// Records per batch when [`Store::subscribe_batches`] groups a plain subscription.
+const DEFAULT_BATCH: usize = 1024;
+
 /// The storage trait every backend implements.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -217,6 +277,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Catch-up from `from`, then live, without gaps or duplicates.
     async fn subscribe(&self, from: Position) -> Result<Subscription, StoreError>;
+
+    /// [`Store::subscribe`] in batches: the same records in the same order, each
+    /// batch's records consecutive, an error last. A backend that keeps its latest
+    /// records in memory hands the same batch to every follower instead of reading and
+    /// decoding them once per follower; the default groups [`Store::subscribe`].
+    async fn subscribe_batches(&self, from: Position) -> Result<BatchSubscription, StoreError> {
+        use futures::StreamExt;
+        let batches = self
+            .subscribe(from)
+            .await?
+            .ready_chunks(DEFAULT_BATCH)
+            .flat_map(|chunk| {
+                let mut out = Vec::with_capacity(2);
+                let mut records = Vec::with_capacity(chunk.len());
+                for item in chunk {
+                    match item {
+                        Ok(r) => records.push(r),
+                        Err(e) => {
+                            if !records.is_empty() {
+                                out.push(Ok(RecordBatch::new(std::mem::take(&mut records))));
+                            }
+                            out.push(Err(e));
+                            return futures::stream::iter(out);
+                        }
+                    }
+                }
+                if !records.is_empty() {
+                    out.push(Ok(RecordBatch::new(records)));
+                }
+                futures::stream::iter(out)
+            });
+        Ok(Box::pin(batches))
+    }
 
     /// True when [`Store::append_multi`] writes a unit spanning several streams
     /// atomically. A backend that cannot (KurrentDB) answers `false` and refuses such a

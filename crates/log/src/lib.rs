@@ -35,6 +35,7 @@ mod open;
 mod read;
 mod snapshot;
 mod store;
+mod tail;
 mod verify;
 pub mod vfs;
 mod writer;
@@ -148,6 +149,8 @@ pub(crate) struct Shared {
     pub snapshot_busy: AtomicBool,
     /// Set by [`Log::close`]: reads and appends answer [`StoreError::Closed`].
     pub closed: AtomicBool,
+    /// The latest written records, for followers at the end of the log.
+    pub tail: RwLock<tail::Tail>,
 }
 
 #[derive(Debug)]
@@ -201,6 +204,7 @@ impl Log {
             files,
             snapshot_busy: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            tail: RwLock::new(tail::Tail::default()),
         });
         let (tx, rx) = mpsc::channel();
         let (wtx, wrx) = watch::channel(end);

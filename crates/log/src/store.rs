@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use counterfoil_core::{
-    AppendOutcome, AppendUnit, Position, Store, StoreError, StoredRecord, Subscription, UnitOutcome,
+    AppendOutcome, AppendUnit, BatchSubscription, Position, RecordBatch, Store, StoreError,
+    StoredRecord, Subscription, UnitOutcome,
 };
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
@@ -21,6 +22,9 @@ use crate::{Log, Shared};
 
 /// Records a subscription reads at a time while catching up.
 const CATCH_UP_CHUNK: usize = 1024;
+/// A subscription this close to the durable end reads on its own task instead of the
+/// blocking pool.
+const FOLLOW_INLINE: u64 = 128;
 /// Appends of more records than this are encoded on a blocking thread.
 const PREPARE_INLINE: usize = 256;
 
@@ -220,6 +224,22 @@ impl Store for Log {
         Ok(shared.index().end())
     }
 
+    /// Followers at the end of the log share the writer's own batches (see
+    /// [`crate::tail`]); behind it they read the files as [`Store::subscribe`] does.
+    async fn subscribe_batches(&self, from: Position) -> Result<BatchSubscription, StoreError> {
+        self.check_open()?;
+        let state = FollowBatches {
+            shared: self.inner.shared.clone(),
+            watermark: self.inner.watermark.clone(),
+            next: from,
+            done: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(
+            state,
+            FollowBatches::next,
+        )))
+    }
+
     async fn subscribe(&self, from: Position) -> Result<Subscription, StoreError> {
         self.check_open()?;
         let state = Follow {
@@ -230,6 +250,75 @@ impl Store for Log {
             done: false,
         };
         Ok(Box::pin(futures::stream::unfold(state, Follow::next)))
+    }
+}
+
+/// A batch subscription's state: the next position to hand out.
+struct FollowBatches {
+    shared: Arc<Shared>,
+    watermark: watch::Receiver<u64>,
+    next: u64,
+    done: bool,
+}
+
+impl FollowBatches {
+    async fn next(mut self) -> Option<(Result<RecordBatch, StoreError>, Self)> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let end = *self.watermark.borrow_and_update();
+            if self.next < end {
+                let from = self.next;
+                let held = self
+                    .shared
+                    .tail
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .batch(from, end);
+                let read = match held {
+                    Some(batch) => Ok(batch),
+                    None if end - from <= FOLLOW_INLINE => self
+                        .shared
+                        .read_range(from, CATCH_UP_CHUNK)
+                        .map(RecordBatch::new),
+                    None => {
+                        let shared = self.shared.clone();
+                        tokio::task::spawn_blocking(move || shared.read_range(from, CATCH_UP_CHUNK))
+                            .await
+                            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))
+                            .and_then(|r| r)
+                            .map(RecordBatch::new)
+                    }
+                };
+                match read {
+                    Ok(batch) => match batch.records().last() {
+                        Some(last) if batch.records().first().map(|r| r.position) == Some(from) => {
+                            self.next = last.position + 1;
+                            return Some((Ok(batch), self));
+                        }
+                        _ => {
+                            return self.fail(StoreError::Corrupt {
+                                segment: String::from("(index)"),
+                                offset: 0,
+                                position: Some(from),
+                                reason: "the index has no record at a durable position".into(),
+                            });
+                        }
+                    },
+                    Err(e) => return self.fail(e),
+                }
+            }
+            if self.shared.closed.load(Ordering::SeqCst) || self.watermark.changed().await.is_err()
+            {
+                return self.fail(StoreError::Closed);
+            }
+        }
+    }
+
+    fn fail(mut self, e: StoreError) -> Option<(Result<RecordBatch, StoreError>, Self)> {
+        self.done = true;
+        Some((Err(e), self))
     }
 }
 
@@ -254,13 +343,19 @@ impl Follow {
             }
             let end = *self.watermark.borrow_and_update();
             if self.next < end {
-                let shared = self.shared.clone();
                 let from = self.next;
-                let read =
+                let read = if end - from <= FOLLOW_INLINE {
+                    // Following the tail: a few records just written, still in the
+                    // page cache. Reading them here costs less than a hop to the
+                    // blocking pool and back.
+                    self.shared.read_range(from, CATCH_UP_CHUNK)
+                } else {
+                    let shared = self.shared.clone();
                     tokio::task::spawn_blocking(move || shared.read_range(from, CATCH_UP_CHUNK))
                         .await
                         .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))
-                        .and_then(|r| r);
+                        .and_then(|r| r)
+                };
                 match read {
                     Ok(records) if !records.is_empty() => self.buf.extend(records),
                     Ok(_) => {

@@ -55,6 +55,9 @@ pub(crate) struct Spent {
     units: Vec<AppendUnit>,
     #[expect(dead_code, reason = "held only to be dropped by the caller")]
     parts: Prepared,
+    /// Batches that fell out of the in-memory tail.
+    #[expect(dead_code, reason = "held only to be dropped by the caller")]
+    tail: Vec<Arc<Vec<StoredRecord>>>,
 }
 
 pub(crate) enum Request {
@@ -105,12 +108,56 @@ pub(crate) struct Pending {
 
 impl Pending {
     fn answer(self, result: Result<Vec<UnitOutcome>, StoreError>) {
+        self.answer_dropping(result, Vec::new());
+    }
+
+    /// Answers, handing the caller `dropped` tail batches to free as well.
+    fn answer_dropping(
+        self,
+        result: Result<Vec<UnitOutcome>, StoreError>,
+        dropped: Vec<Arc<Vec<StoredRecord>>>,
+    ) {
         let spent = Spent {
             units: self.units,
             parts: self.parts,
+            tail: dropped,
         };
         let _ = self.reply.send(Reply { result, spent });
     }
+}
+
+/// The records a group wrote, moved out of the callers' units (which only go back to
+/// be freed), as stored records in position order.
+fn written_records(g: &Group, answers: &mut [(Vec<UnitOutcome>, Pending)]) -> Vec<StoredRecord> {
+    let recorded_at = g.last_recorded.unwrap_or_default();
+    let mut written = Vec::with_capacity(g.records.len());
+    for (out, p) in answers.iter_mut() {
+        for (unit, outcome) in p.units.iter_mut().zip(out.iter()) {
+            let UnitOutcome::Appended(o) = outcome else {
+                continue;
+            };
+            let mut outcomes = o.records.iter();
+            for w in unit.iter_mut() {
+                for record in std::mem::take(&mut w.records) {
+                    let Some(oc) = outcomes.next() else {
+                        break;
+                    };
+                    if oc.duplicate || oc.id != record.id {
+                        continue;
+                    }
+                    written.push(StoredRecord::written(
+                        record,
+                        oc.stream.clone(),
+                        oc.revision,
+                        oc.position,
+                        recorded_at,
+                        oc.hash,
+                    ));
+                }
+            }
+        }
+    }
+    written
 }
 
 /// A failed write or sync, kept so each waiting caller gets its own copy.
@@ -441,9 +488,18 @@ impl Writer {
         }
         match self.write(g) {
             Ok((placements, new_segments)) => {
+                // Durable: the written records become the tail's newest batch before
+                // the watermark moves past them.
+                let written = written_records(g, &mut answers);
+                let mut dropped = self
+                    .shared
+                    .tail
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(written);
                 self.publish(g, &placements, &new_segments);
                 for (out, p) in answers {
-                    p.answer(Ok(out));
+                    p.answer_dropping(Ok(out), std::mem::take(&mut dropped));
                 }
                 self.maybe_checkpoint(g.records.len() as u64);
             }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
-use counterfoil_core::{Hash, Store, StoreError, StoredRecord};
+use counterfoil_core::{Hash, RecordBatch, Store, StoreError, StoredRecord};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
@@ -140,7 +140,7 @@ impl<P: Projector> LiveRunner<P> {
             .map_err(|source| self.store_error(source))?;
         let batches = subscription.ready_chunks(LIVE_BATCH).map(|batch| {
             let (records, failure) = split_batch(batch);
-            (Arc::new(records), failure)
+            (RecordBatch::new(records), failure)
         });
         self.follow(batches, shutdown).await
     }
@@ -157,7 +157,7 @@ impl<P: Projector> LiveRunner<P> {
         let batches = tokio_stream_from(feed).map(|item| match item {
             FeedItem::Records(records) => (records, None),
             FeedItem::Failed(e) => (
-                Arc::new(Vec::new()),
+                RecordBatch::new(Vec::new()),
                 Some(StoreError::Backend(e.to_string())),
             ),
         });
@@ -168,7 +168,7 @@ impl<P: Projector> LiveRunner<P> {
     /// error (or the end of the batches) ends the run after persisting.
     async fn follow(
         mut self,
-        batches: impl futures::Stream<Item = (Arc<Vec<StoredRecord>>, Option<StoreError>)> + Send,
+        batches: impl futures::Stream<Item = (RecordBatch, Option<StoreError>)> + Send,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<u64> {
         let mut batches = std::pin::pin!(batches);
@@ -187,7 +187,9 @@ impl<P: Projector> LiveRunner<P> {
                             position: self.position,
                         });
                     };
-                    self.fold(&records);
+                    for chunk in records.records().chunks(LIVE_BATCH) {
+                        self.fold(chunk);
+                    }
                     if let Some(source) = failure {
                         self.persist_if_needed().await?;
                         return Err(self.store_error(source));
@@ -244,23 +246,28 @@ impl<P: Projector> LiveRunner<P> {
     }
 
     /// Encodes under the read lock (the runner is the only writer, so the state
-    /// matches the checkpoint), then writes off the async threads.
+    /// matches the checkpoint) on a blocking thread, since a large state takes a while
+    /// and would otherwise hold up an async worker and every request queued on it;
+    /// then writes the file, also off the async threads.
     async fn persist(&mut self) -> Result<()> {
-        let encoded = {
-            let state = self
-                .shared
-                .state
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
+        let shared = self.shared.clone();
+        let (position, last) = (self.position, self.last);
+        let encoded = tokio::task::spawn_blocking(move || {
+            let state = shared.state.read().unwrap_or_else(PoisonError::into_inner);
             state_file::encode(
                 P::NAME,
                 P::VERSION,
                 &state.settings(),
-                self.position,
-                self.last,
+                position,
+                last,
                 &*state,
             )
-        }
+        })
+        .await
+        .map_err(|e| ProjectionError::Task {
+            projection: P::NAME,
+            reason: e.to_string(),
+        })?
         .map_err(|reason| ProjectionError::Encode {
             projection: P::NAME,
             path: self.path.clone(),
@@ -278,7 +285,7 @@ impl<P: Projector> LiveRunner<P> {
 /// the store error that ended the feed.
 #[derive(Debug, Clone)]
 pub enum FeedItem {
-    Records(Arc<Vec<StoredRecord>>),
+    Records(RecordBatch),
     Failed(Arc<StoreError>),
 }
 
@@ -331,7 +338,7 @@ impl LiveFeed {
             from,
             mut senders,
         } = self;
-        let subscription = match store.subscribe(from).await {
+        let mut batches = match store.subscribe_batches(from).await {
             Ok(s) => s,
             Err(e) => {
                 let e = Arc::new(e);
@@ -341,7 +348,6 @@ impl LiveFeed {
                 return;
             }
         };
-        let mut batches = subscription.ready_chunks(LIVE_BATCH);
         loop {
             let gone = futures::future::join_all(senders.iter().map(mpsc::Sender::closed));
             let batch = tokio::select! {
@@ -352,26 +358,19 @@ impl LiveFeed {
             let Some(batch) = batch else {
                 return;
             };
-            let (records, failure) = split_batch(batch);
-            let failure = failure.map(Arc::new);
-            let mut items = Vec::with_capacity(2);
-            if !records.is_empty() {
-                items.push(FeedItem::Records(Arc::new(records)));
-            }
-            if let Some(e) = &failure {
-                items.push(FeedItem::Failed(e.clone()));
-            }
-            for item in items {
-                let mut open = Vec::with_capacity(senders.len());
-                for tx in senders {
-                    // A runner that stopped has dropped its receiver: serve the rest.
-                    if tx.send(item.clone()).await.is_ok() {
-                        open.push(tx);
-                    }
+            let (item, failed) = match batch {
+                Ok(records) => (FeedItem::Records(records), false),
+                Err(e) => (FeedItem::Failed(Arc::new(e)), true),
+            };
+            let mut open = Vec::with_capacity(senders.len());
+            for tx in senders {
+                // A runner that stopped has dropped its receiver: serve the rest.
+                if tx.send(item.clone()).await.is_ok() {
+                    open.push(tx);
                 }
-                senders = open;
             }
-            if failure.is_some() || senders.is_empty() {
+            senders = open;
+            if failed || senders.is_empty() {
                 return;
             }
         }

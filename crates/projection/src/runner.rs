@@ -52,6 +52,8 @@ pub enum OpenOutcome {
     /// The file was intact but does not describe this log (its checkpoint is past the
     /// log's end, or its last record is not in the log): the projection starts from zero.
     OtherLog(String),
+    /// Opened to be rebuilt ([`Projection::fresh`]): any state file was not read.
+    Fresh,
 }
 
 impl OpenOutcome {
@@ -68,6 +70,7 @@ impl fmt::Display for OpenOutcome {
             OpenOutcome::Missing => f.write_str("no state file; building from zero"),
             OpenOutcome::Rejected(r) => write!(f, "state file {r}; rebuilding from zero"),
             OpenOutcome::OtherLog(r) => write!(f, "state file {r}; rebuilding from zero"),
+            OpenOutcome::Fresh => f.write_str("rebuilding from zero"),
         }
     }
 }
@@ -184,6 +187,37 @@ impl<P: Projector> Projection<P> {
             },
         }
         Ok(this)
+    }
+
+    /// A projection at position 0 whose state file, if any, is not read: for a
+    /// rebuild, which would throw the loaded state away (loading a large one costs a
+    /// good share of the rebuild). The file is replaced when the rebuilt state is
+    /// persisted.
+    pub fn fresh(
+        dir: impl AsRef<Path>,
+        store: Arc<dyn Store>,
+        initial: P,
+        config: ProjectionConfig,
+    ) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| ProjectionError::Io {
+            projection: P::NAME,
+            op: "create folder",
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self {
+            store,
+            path: state_file::path_in(&dir, P::NAME),
+            state: initial.fresh(),
+            position: 0,
+            last: None,
+            config,
+            unsaved: 0,
+            dirty: true,
+            saved_at: Instant::now(),
+            opened: OpenOutcome::Fresh,
+        })
     }
 
     /// `Some(reason)` when an intact state file does not describe this store's log.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use axum::extract::FromRequestParts;
@@ -25,6 +25,8 @@ pub const MASK: &str = "***";
 #[derive(Debug)]
 pub struct Tokens {
     data: PathBuf,
+    /// `<data>/tokens.json`, looked at on every request.
+    file: PathBuf,
     inner: RwLock<Loaded>,
 }
 
@@ -32,18 +34,27 @@ pub struct Tokens {
 struct Loaded {
     stamp: Option<(SystemTime, u64)>,
     by_hash: HashMap<String, (String, Role)>,
+    /// Tokens already found in `by_hash`, by their text, so that a client's every
+    /// request does not hash its token again. Only valid tokens are kept (an unknown
+    /// one is hashed each time, so guessing cannot fill it); emptied on every reload
+    /// and when it reaches [`SEEN_MAX`].
+    seen: Mutex<HashMap<Box<str>, (String, Role)>>,
 }
+
+/// Most valid tokens remembered by their text.
+const SEEN_MAX: usize = 1024;
 
 impl Tokens {
     pub fn new(data: PathBuf) -> Arc<Self> {
         Arc::new(Self {
+            file: tokens::tokens_path(&data),
             data,
             inner: RwLock::new(Loaded::default()),
         })
     }
 
     fn stamp(&self) -> Option<(SystemTime, u64)> {
-        let meta = std::fs::metadata(tokens::tokens_path(&self.data)).ok()?;
+        let meta = std::fs::metadata(&self.file).ok()?;
         Some((meta.modified().ok()?, meta.len()))
     }
 
@@ -65,9 +76,25 @@ impl Tokens {
                 .into_iter()
                 .map(|e| (e.sha256, (e.id, e.role)))
                 .collect();
+            loaded
+                .seen
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
         }
         let loaded = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(loaded.by_hash.get(&tokens::hash(token)).cloned())
+        let mut seen = loaded.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = seen.get(token) {
+            return Ok(Some(hit.clone()));
+        }
+        let found = loaded.by_hash.get(&tokens::hash(token)).cloned();
+        if let Some(hit) = &found {
+            if seen.len() >= SEEN_MAX {
+                seen.clear();
+            }
+            seen.insert(token.into(), hit.clone());
+        }
+        Ok(found)
     }
 }
 
@@ -175,6 +202,22 @@ mod tests {
                 "phone": null, "customer_id": "C1"}, "performance": {"name": "Opening"},
                 "recipient_email": "***", "owner_name": "***", "birth_date": "***"}]})
         );
+    }
+
+    #[test]
+    fn a_remembered_token_stops_working_once_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (entry, token) = tokens::create(dir.path(), Role::Ingest).unwrap();
+        let (_, other) = tokens::create(dir.path(), Role::Read).unwrap();
+        let table = Tokens::new(dir.path().to_path_buf());
+        for _ in 0..3 {
+            let (id, role) = table.lookup(&token).unwrap().unwrap();
+            assert_eq!((id.as_str(), role), (entry.id.as_str(), Role::Ingest));
+        }
+        assert!(table.lookup("not-a-token").unwrap().is_none());
+        tokens::revoke(dir.path(), &entry.id).unwrap();
+        assert!(table.lookup(&token).unwrap().is_none());
+        assert_eq!(table.lookup(&other).unwrap().unwrap().1, Role::Read);
     }
 
     #[test]

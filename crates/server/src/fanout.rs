@@ -137,34 +137,28 @@ impl Hub {
     async fn follow(&self, count: &mut watch::Receiver<usize>) -> Result<(), StoreError> {
         let from = self.store.end_position().await?;
         self.reset(from);
-        let mut records = self.store.subscribe(from).await?.ready_chunks(1024);
+        let mut batches = self.store.subscribe_batches(from).await?;
         loop {
-            let chunk = tokio::select! {
-                c = records.next() => c,
+            let batch = tokio::select! {
+                b = batches.next() => b,
                 _ = count.wait_for(|n| *n == 0) => {
                     // Nobody left: drop the tail and the ring until the next subscriber.
                     self.reset(self.end());
                     return Ok(());
                 }
             };
-            let Some(chunk) = chunk else {
-                return Err(StoreError::Closed);
+            let batch = match batch {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => return Err(e),
+                None => return Err(StoreError::Closed),
             };
-            let mut events = Vec::with_capacity(chunk.len());
-            let mut failed = None;
-            for item in chunk {
-                match item {
-                    Ok(r) => events.push((r.position, event(&r))),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-            self.publish(events);
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            self.publish(
+                batch
+                    .records()
+                    .iter()
+                    .map(|r| (r.position, event(r)))
+                    .collect(),
+            );
         }
     }
 

@@ -323,7 +323,14 @@ impl Server {
             tracing::info!("shutting down: no new connections; finishing requests");
             let _ = stop.send(true);
         };
-        let served = axum::serve(self.listener, self.router)
+        // Answers go out whole in one write; without TCP_NODELAY the kernel could
+        // hold a small one back waiting for the client's acknowledgement.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(%e, "could not set TCP_NODELAY on a connection");
+            }
+        });
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(signal)
             .await
             .map_err(ServerError::Serve);

@@ -17,4 +17,5 @@ mod lifecycle;
 mod model;
 mod recovery;
 mod snapshots;
+mod tail;
 mod verify;

@@ -45,6 +45,47 @@ async fn catch_up_persists_state_and_checkpoint_together() {
 }
 
 #[tokio::test]
+async fn a_fresh_projection_ignores_the_state_file_and_replaces_it_once_rebuilt() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    append(&*store, 0, 10).await;
+    {
+        let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+            .await
+            .unwrap();
+        p.catch_up(&mut no_progress()).await.unwrap();
+    }
+    // Damaged on purpose: a fresh projection must not even read it.
+    std::fs::write(state_dir.join("positions.state"), b"not a state file").unwrap();
+    append(&*store, 10, 12).await;
+    let mut p = Projection::<Positions>::fresh(
+        &state_dir,
+        store.clone(),
+        Positions::default(),
+        ProjectionConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(p.opened(), &OpenOutcome::Fresh);
+    assert_eq!(p.position(), 0);
+    assert!(p.state().seen.is_empty());
+    let mut list: Vec<&mut dyn DynProjection> = vec![&mut p];
+    assert_eq!(
+        rebuild_all(&*store, &mut list, &mut no_progress())
+            .await
+            .unwrap(),
+        12
+    );
+    drop(p);
+    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 12 });
+    assert_eq!(reopened.state().seen, range(0, 12));
+    log.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn reopening_resumes_from_the_checkpoint_without_double_applying() {
     let dir = TempDir::new().unwrap();
     let (log, store) = open_log(&dir.path().join("log"));
