@@ -151,6 +151,8 @@ pub(crate) struct Shared {
     pub closed: AtomicBool,
     /// The latest written records, for followers at the end of the log.
     pub tail: RwLock<tail::Tail>,
+    /// Batch subscriptions open now: without any, the writer keeps no tail.
+    pub followers: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -205,6 +207,7 @@ impl Log {
             snapshot_busy: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             tail: RwLock::new(tail::Tail::default()),
+            followers: std::sync::atomic::AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::channel();
         let (wtx, wrx) = watch::channel(end);

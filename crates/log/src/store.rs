@@ -228,8 +228,10 @@ impl Store for Log {
     /// [`crate::tail`]); behind it they read the files as [`Store::subscribe`] does.
     async fn subscribe_batches(&self, from: Position) -> Result<BatchSubscription, StoreError> {
         self.check_open()?;
+        let shared = self.inner.shared.clone();
+        shared.followers.fetch_add(1, Ordering::Relaxed);
         let state = FollowBatches {
-            shared: self.inner.shared.clone(),
+            shared,
             watermark: self.inner.watermark.clone(),
             next: from,
             done: false,
@@ -253,12 +255,19 @@ impl Store for Log {
     }
 }
 
-/// A batch subscription's state: the next position to hand out.
+/// A batch subscription's state: the next position to hand out. Counted in
+/// `Shared::followers` while it exists, so the writer keeps the tail for it.
 struct FollowBatches {
     shared: Arc<Shared>,
     watermark: watch::Receiver<u64>,
     next: u64,
     done: bool,
+}
+
+impl Drop for FollowBatches {
+    fn drop(&mut self) {
+        self.shared.followers.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl FollowBatches {

@@ -66,6 +66,13 @@ impl Tail {
         dropped
     }
 
+    /// Drops everything held (there is no follower to hand it to); answers the
+    /// batches for the caller to free outside the lock.
+    pub(crate) fn clear(&mut self) -> Vec<Arc<Vec<StoredRecord>>> {
+        self.records = 0;
+        self.batches.drain(..).collect()
+    }
+
     /// The held records from `from` up to (not including) `end`, as one shared batch
     /// (ending where its batch ends); `None` when `from` is not held.
     pub(crate) fn batch(&self, from: u64, end: u64) -> Option<RecordBatch> {

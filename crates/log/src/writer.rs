@@ -490,13 +490,16 @@ impl Writer {
             Ok((placements, new_segments)) => {
                 // Durable: the written records become the tail's newest batch before
                 // the watermark moves past them.
-                let written = written_records(g, &mut answers);
-                let mut dropped = self
-                    .shared
-                    .tail
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(written);
+                let followed = self.shared.followers.load(Ordering::Relaxed) > 0;
+                let mut dropped = {
+                    let mut tail = self.shared.tail.write().unwrap_or_else(|e| e.into_inner());
+                    if followed {
+                        tail.push(written_records(g, &mut answers))
+                    } else {
+                        // Nobody to hand them to: the callers free the records.
+                        tail.clear()
+                    }
+                };
                 self.publish(g, &placements, &new_segments);
                 for (out, p) in answers {
                     p.answer_dropping(Ok(out), std::mem::take(&mut dropped));

@@ -11,10 +11,19 @@ use futures::StreamExt;
 
 use crate::common::open;
 
+/// Every batch until `end`, from a batch subscription started at 0.
+async fn collect(sub: counterfoil_core::BatchSubscription, end: u64) -> Vec<RecordBatch> {
+    collect_from(sub, 0, end).await
+}
+
 /// Every batch until `end`, from a batch subscription started at `from`.
-async fn collect(mut sub: counterfoil_core::BatchSubscription, end: u64) -> Vec<RecordBatch> {
+async fn collect_from(
+    mut sub: counterfoil_core::BatchSubscription,
+    from: u64,
+    end: u64,
+) -> Vec<RecordBatch> {
     let mut out = Vec::new();
-    let mut next = 0;
+    let mut next = from;
     while next < end {
         let batch = tokio::time::timeout(Duration::from_secs(20), sub.next())
             .await
@@ -94,5 +103,30 @@ async fn followers_at_the_end_get_the_written_records_exactly_as_stored() {
     let late = collect(log.subscribe_batches(0).await.unwrap(), end).await;
     let late: Vec<_> = late.iter().flat_map(|b| b.records().to_vec()).collect();
     assert_eq!(late, stored);
+
+    // With no follower the writer keeps no tail; one that comes back later gets the
+    // records written in between from the files, then the tail again.
+    let more = |from: usize, to: usize| -> Vec<AppendUnit> {
+        (from..to)
+            .map(|i| {
+                vec![StreamWrite {
+                    stream: format!("ticket-late-{i}"),
+                    expected: ExpectedRevision::Any,
+                    records: vec![counterfoil_conformance::record(&format!("late-{i}"))],
+                }]
+            })
+            .collect()
+    };
+    log.append_batch(more(0, 300)).await.unwrap();
+    let again = log.subscribe_batches(end).await.unwrap();
+    log.append_batch(more(300, 600)).await.unwrap();
+    let end2 = log.end_position().await.unwrap();
+    assert_eq!(end2, end + 600);
+    let followed: Vec<_> = collect_from(again, end, end2)
+        .await
+        .iter()
+        .flat_map(|b| b.records().to_vec())
+        .collect();
+    assert_eq!(followed, log.read_all(end, 600).await.unwrap());
     log.close().await.unwrap();
 }
