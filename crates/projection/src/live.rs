@@ -289,9 +289,10 @@ pub enum FeedItem {
     Failed(Arc<StoreError>),
 }
 
-/// One subscription of the log shared by several live runners (see
-/// [`LiveRunner::run_fed`]): each record is read and decoded once, whatever the number
-/// of read models. The slowest runner sets the pace (each has a bounded queue).
+/// One batch subscription of the log shared by several live runners (see
+/// [`LiveRunner::run_fed`]): each record is read and decoded at most once (on the
+/// embedded log, at the end of the log, not at all: the writer's own records are
+/// handed on), whatever the number of read models. The slowest runner sets the pace (each has a bounded queue).
 pub struct LiveFeed {
     store: Arc<dyn Store>,
     from: u64,

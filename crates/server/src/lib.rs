@@ -361,7 +361,7 @@ impl Server {
 }
 
 /// Opens and catches up the four read models, then has them follow the log live on
-/// one shared feed: each record is read and decoded once for all four.
+/// one shared feed: each record is read and decoded at most once for all four.
 async fn open_models(
     data: &std::path::Path,
     store: &Arc<dyn Store>,
