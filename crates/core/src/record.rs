@@ -309,20 +309,7 @@ impl StoredRecord {
         previous: &Hash,
         scratch: &mut Vec<u8>,
     ) -> Result<Self, crate::error::StoreError> {
-        let mut rec = StoredRecord {
-            position,
-            stream,
-            revision,
-            id: new.id,
-            occurred_at: new.occurred_at,
-            recorded_at,
-            source: new.source,
-            actor: new.actor,
-            correlation_id: new.correlation_id,
-            schema_version: new.body.record_type().schema_version(),
-            body: new.body,
-            hash: Hash::GENESIS,
-        };
+        let mut rec = Self::written(new, stream, revision, position, recorded_at, Hash::GENESIS);
         scratch.clear();
         rec.encode_canonical(scratch)?;
         rec.hash = Hash::chain(previous, scratch);

@@ -171,20 +171,6 @@ impl RecordBatch {
     pub fn is_empty(&self) -> bool {
         self.range.is_empty()
     }
-
-    /// The records as an owned vector: moved out when this batch is their only
-    /// holder and covers them all, copied otherwise.
-    pub fn into_vec(self) -> Vec<StoredRecord> {
-        let whole = self.range.start == 0 && self.range.end == self.records.len();
-        if whole {
-            match Arc::try_unwrap(self.records) {
-                Ok(v) => v,
-                Err(shared) => shared.to_vec(),
-            }
-        } else {
-            self.records().to_vec()
-        }
-    }
 }
 
 /// Records per batch when [`Store::subscribe_batches`] groups a plain subscription.

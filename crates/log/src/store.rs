@@ -55,6 +55,43 @@ impl Shared {
             .read_frames(&plan, |p| p >= from && p < to, &mut out)?;
         Ok(out)
     }
+
+    /// [`Shared::read_range`] on the blocking pool.
+    async fn read_range_blocking(
+        self: &Arc<Self>,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || shared.read_range(from, max))
+            .await
+            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+
+    /// The next records from `from` for a subscription that saw the durable end at
+    /// `end`. Near the end they are a few records just written, still in the page
+    /// cache: reading them on the caller's task costs less than a hop to the blocking
+    /// pool and back. An empty answer below `end` means the index lost a record.
+    async fn follow_read(
+        self: &Arc<Self>,
+        from: u64,
+        end: u64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let records = if end - from <= FOLLOW_INLINE {
+            self.read_range(from, CATCH_UP_CHUNK)?
+        } else {
+            self.read_range_blocking(from, CATCH_UP_CHUNK).await?
+        };
+        if records.first().map(|r| r.position) != Some(from) {
+            return Err(StoreError::Corrupt {
+                segment: String::from("(index)"),
+                offset: 0,
+                position: Some(from),
+                reason: "the index has no record at a durable position".into(),
+            });
+        }
+        Ok(records)
+    }
 }
 
 impl Log {
@@ -90,17 +127,6 @@ impl Log {
         let reply = rx.await.map_err(|_| StoreError::Closed)?;
         drop(reply.spent);
         reply.result
-    }
-
-    async fn read_range_blocking(
-        &self,
-        from: u64,
-        max: usize,
-    ) -> Result<Vec<StoredRecord>, StoreError> {
-        let shared = self.inner.shared.clone();
-        tokio::task::spawn_blocking(move || shared.read_range(from, max))
-            .await
-            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
 }
 
@@ -173,7 +199,7 @@ impl Store for Log {
     }
 
     async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError> {
-        self.read_range_blocking(from, max).await
+        self.inner.shared.read_range_blocking(from, max).await
     }
 
     async fn find_by_id(&self, id: Uuid) -> Result<Option<StoredRecord>, StoreError> {
@@ -287,34 +313,19 @@ impl FollowBatches {
                     .batch(from, end);
                 let read = match held {
                     Some(batch) => Ok(batch),
-                    None if end - from <= FOLLOW_INLINE => self
+                    None => self
                         .shared
-                        .read_range(from, CATCH_UP_CHUNK)
+                        .follow_read(from, end)
+                        .await
                         .map(RecordBatch::new),
-                    None => {
-                        let shared = self.shared.clone();
-                        tokio::task::spawn_blocking(move || shared.read_range(from, CATCH_UP_CHUNK))
-                            .await
-                            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))
-                            .and_then(|r| r)
-                            .map(RecordBatch::new)
-                    }
                 };
                 match read {
-                    Ok(batch) => match batch.records().last() {
-                        Some(last) if batch.records().first().map(|r| r.position) == Some(from) => {
+                    Ok(batch) => {
+                        if let Some(last) = batch.records().last() {
                             self.next = last.position + 1;
-                            return Some((Ok(batch), self));
                         }
-                        _ => {
-                            return self.fail(StoreError::Corrupt {
-                                segment: String::from("(index)"),
-                                offset: 0,
-                                position: Some(from),
-                                reason: "the index has no record at a durable position".into(),
-                            });
-                        }
-                    },
+                        return Some((Ok(batch), self));
+                    }
                     Err(e) => return self.fail(e),
                 }
             }
@@ -353,28 +364,8 @@ impl Follow {
             let end = *self.watermark.borrow_and_update();
             if self.next < end {
                 let from = self.next;
-                let read = if end - from <= FOLLOW_INLINE {
-                    // Following the tail: a few records just written, still in the
-                    // page cache. Reading them here costs less than a hop to the
-                    // blocking pool and back.
-                    self.shared.read_range(from, CATCH_UP_CHUNK)
-                } else {
-                    let shared = self.shared.clone();
-                    tokio::task::spawn_blocking(move || shared.read_range(from, CATCH_UP_CHUNK))
-                        .await
-                        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))
-                        .and_then(|r| r)
-                };
-                match read {
-                    Ok(records) if !records.is_empty() => self.buf.extend(records),
-                    Ok(_) => {
-                        return self.fail(StoreError::Corrupt {
-                            segment: String::from("(index)"),
-                            offset: 0,
-                            position: Some(from),
-                            reason: "the index has no record at a durable position".into(),
-                        });
-                    }
+                match self.shared.follow_read(from, end).await {
+                    Ok(records) => self.buf.extend(records),
                     Err(e) => return self.fail(e),
                 }
                 continue;

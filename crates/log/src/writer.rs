@@ -490,14 +490,14 @@ impl Writer {
             Ok((placements, new_segments)) => {
                 // Durable: the written records become the tail's newest batch before
                 // the watermark moves past them.
-                let followed = self.shared.followers.load(Ordering::Relaxed) > 0;
+                // Nobody to hand them to: the callers free the records.
+                let written = (self.shared.followers.load(Ordering::Relaxed) > 0)
+                    .then(|| written_records(g, &mut answers));
                 let mut dropped = {
                     let mut tail = self.shared.tail.write().unwrap_or_else(|e| e.into_inner());
-                    if followed {
-                        tail.push(written_records(g, &mut answers))
-                    } else {
-                        // Nobody to hand them to: the callers free the records.
-                        tail.clear()
+                    match written {
+                        Some(records) => tail.push(records),
+                        None => tail.clear(),
                     }
                 };
                 self.publish(g, &placements, &new_segments);

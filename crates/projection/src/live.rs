@@ -133,15 +133,15 @@ impl<P: Projector> LiveRunner<P> {
     /// [`ProjectionConfig::persist_every`] while records are unsaved. A store error
     /// ends the run after persisting what was folded.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<u64> {
-        let subscription = self
+        let batches = self
             .store
-            .subscribe(self.position)
+            .subscribe_batches(self.position)
             .await
-            .map_err(|source| self.store_error(source))?;
-        let batches = subscription.ready_chunks(LIVE_BATCH).map(|batch| {
-            let (records, failure) = split_batch(batch);
-            (RecordBatch::new(records), failure)
-        });
+            .map_err(|source| self.store_error(source))?
+            .map(|item| match item {
+                Ok(records) => (records, None),
+                Err(e) => (RecordBatch::new(Vec::new()), Some(e)),
+            });
         self.follow(batches, shutdown).await
     }
 
@@ -383,18 +383,4 @@ fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// The records of a subscription batch up to its first error, and that error.
-fn split_batch(
-    batch: Vec<std::result::Result<StoredRecord, StoreError>>,
-) -> (Vec<StoredRecord>, Option<StoreError>) {
-    let mut records = Vec::with_capacity(batch.len());
-    for item in batch {
-        match item {
-            Ok(r) => records.push(r),
-            Err(e) => return (records, Some(e)),
-        }
-    }
-    (records, None)
 }

@@ -119,25 +119,22 @@ impl<P: Projector> Projection<P> {
         initial: P,
         config: ProjectionConfig,
     ) -> Result<Self> {
-        let dir = dir.as_ref().to_path_buf();
-        let path = state_file::path_in(&dir, P::NAME);
-        let io = |op: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ProjectionError::Io {
-                projection: P::NAME,
-                op,
-                path,
-                source,
-            }
-        };
-        std::fs::create_dir_all(&dir).map_err(io("create folder", &dir))?;
         let settings = initial.settings();
-        let read_path = path.clone();
+        let mut this = Self::fresh(dir, store, initial, config)?;
+        this.opened = OpenOutcome::Missing;
+        let read_path = this.path.clone();
         let loaded = tokio::task::spawn_blocking(move || -> Result<Option<_>> {
             let bytes = match std::fs::read(&read_path) {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(io("read", &read_path)(e)),
+                Err(source) => {
+                    return Err(ProjectionError::Io {
+                        projection: P::NAME,
+                        op: "read",
+                        path: read_path,
+                        source,
+                    });
+                }
             };
             Ok(Some(state_file::decode::<P>(
                 &bytes,
@@ -152,18 +149,6 @@ impl<P: Projector> Projection<P> {
             reason: e.to_string(),
         })??;
 
-        let mut this = Self {
-            store,
-            path,
-            state: initial.fresh(),
-            position: 0,
-            last: None,
-            config,
-            unsaved: 0,
-            dirty: true,
-            saved_at: Instant::now(),
-            opened: OpenOutcome::Missing,
-        };
         match loaded {
             None => {}
             Some(Err(rejection)) => {
