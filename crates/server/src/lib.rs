@@ -278,7 +278,7 @@ impl Server {
         let state = AppState(Arc::new(Shared {
             ledger: ledger.clone(),
             store,
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(Metrics::new(openapi::ENDPOINTS.iter().map(|e| e.path))),
             models,
             tokens: access::Tokens::new(config.data.clone()),
             live,
@@ -415,9 +415,6 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
             config.request_timeout,
         ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            metrics::track,
-        ))
+        .layer(metrics::TrackLayer(metrics))
         .with_state(state)
 }
