@@ -39,7 +39,7 @@ use crate::{Format, Global, store};
 /// Lines per chunk handed to the ledger at once.
 pub const CHUNK_LINES: usize = 4096;
 /// Chunks queued with the ledger before the oldest one's answers are awaited.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 8;
 
 /// Where the lines come from.
 #[derive(Debug, Clone)]

@@ -226,6 +226,8 @@ enum Action {
     /// Same id and content as a record accepted earlier in the batch.
     Duplicate(Placed),
     Refuse(Refusal),
+    /// The id is in the batch being written: answered once it is stored.
+    Defer,
     /// Accepted: the write, and its reservation in reservation mode.
     Write(Uuid, StreamWrite, Option<StreamWrite>),
 }
@@ -276,10 +278,13 @@ struct InFlight {
 }
 
 impl InFlight {
-    /// True when a record of `jobs` has an id this batch writes: its answer (duplicate
-    /// or conflict) depends on this batch's outcome, so it waits for it.
-    fn writes_any_of(&self, jobs: &[Work]) -> bool {
+    /// True when a record of an atomic job of `jobs` has an id this batch writes: the
+    /// job's answer (duplicate or conflict) depends on this batch's outcome, so it
+    /// waits for it. A single record with such an id is deferred instead (see
+    /// [`Decider::settle_deferred`]).
+    fn writes_any_of_atomic(&self, jobs: &[Work]) -> bool {
         jobs.iter()
+            .filter(|w| w.atomic)
             .flat_map(|w| &w.job.records)
             .any(|r| self.meta.in_batch.contains_key(&r.id))
     }
@@ -393,16 +398,20 @@ impl Decider {
                 && shutdown.is_none()
                 && self.failed.is_none()
                 && !jobs.is_empty()
-                && !inflight.as_ref().is_some_and(|f| f.writes_any_of(&jobs));
+                && !inflight
+                    .as_ref()
+                    .is_some_and(|f| f.writes_any_of_atomic(&jobs));
             if speculate {
                 let before: Vec<Vec<bool>> = jobs.iter().map(Work::settled).collect();
                 let rebuilds = self.rebuilds;
-                let prepared = self.prepare(&mut jobs).await;
+                let writing = inflight.as_ref().map(|f| &f.meta.in_batch);
+                let (prepared, deferred) = self.prepare(&mut jobs, writing).await;
                 let clean = match inflight.take() {
                     Some(f) => self.finish(f).await,
                     None => true,
                 };
                 if clean && self.rebuilds == rebuilds && self.failed.is_none() {
+                    self.settle_deferred(&mut jobs, &deferred).await;
                     match prepared {
                         None => {
                             for work in jobs {
@@ -422,6 +431,11 @@ impl Decider {
                                     reservations,
                                 )),
                             });
+                            // The write task sits in this worker's next-task slot,
+                            // which other workers do not steal from: let it start (hand
+                            // its batch to the store) before deciding the next batch,
+                            // or the two would take turns instead of overlapping.
+                            tokio::task::yield_now().await;
                         }
                     }
                     continue;
@@ -556,7 +570,7 @@ impl Decider {
     /// when some records must be decided again (the state was rebuilt), `Err` on a
     /// failure that stops the ledger.
     async fn attempt(&mut self, jobs: &mut [Work]) -> Result<Option<StoreError>, StoreError> {
-        let Some(prepared) = self.prepare(jobs).await else {
+        let Some(prepared) = self.prepare(jobs, None).await.0 else {
             return Ok(None);
         };
         let outcomes =
@@ -566,8 +580,18 @@ impl Decider {
 
     /// Looks up ids and decides every undecided record, folding the accepted ones into
     /// the state. `None` when nothing is to be written.
-    async fn prepare(&mut self, jobs: &mut [Work]) -> Option<Prepared> {
+    ///
+    /// `writing` holds the ids of the batch in flight, when this one is decided while
+    /// it is written: a single record with such an id is not decided now but deferred
+    /// (returned as job and record index), since whether it is a duplicate or an
+    /// `id_conflict` can be told only once that batch is stored.
+    async fn prepare(
+        &mut self,
+        jobs: &mut [Work],
+        writing: Option<&HashMap<Uuid, Placed>>,
+    ) -> (Option<Prepared>, Vec<(usize, usize)>) {
         let found = self.lookup(jobs).await;
+        let mut deferred = Vec::new();
 
         let mut units: Vec<AppendUnit> = Vec::new();
         let mut unit_records: Vec<Vec<Placed>> = Vec::new();
@@ -602,6 +626,8 @@ impl Decider {
                     let record = &jobs[j].job.records[r];
                     if let Some(answer) = stored_answer(record, &found) {
                         Action::Final(answer)
+                    } else if writing.is_some_and(|w| w.contains_key(&record.id)) {
+                        Action::Defer
                     } else if let Some(&p) = in_batch.get(&record.id) {
                         if jobs[p.job].job.records[p.rec] == *record {
                             Action::Duplicate(p)
@@ -633,6 +659,7 @@ impl Decider {
                 };
                 match action {
                     Action::Final(answer) => jobs[j].results[r] = Some(answer),
+                    Action::Defer => deferred.push((j, r)),
                     Action::Duplicate(p) => batch_dups.push(BatchDuplicate {
                         job: j,
                         rec: r,
@@ -666,10 +693,10 @@ impl Decider {
         }
 
         if units.is_empty() {
-            return None;
+            return (None, deferred);
         }
         let unit_count = units.len();
-        Some(Prepared {
+        let prepared = Prepared {
             units,
             reservations,
             meta: Meta {
@@ -679,7 +706,37 @@ impl Decider {
                 provisional,
                 batch_dups,
             },
-        })
+        };
+        (Some(prepared), deferred)
+    }
+
+    /// Answers the records [`Decider::prepare`] deferred, once the batch they waited
+    /// for came back written as decided: each is now answered from the store, as a
+    /// duplicate of the stored copy or an `id_conflict`.
+    async fn settle_deferred(&self, jobs: &mut [Work], deferred: &[(usize, usize)]) {
+        if deferred.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = deferred
+            .iter()
+            .map(|&(j, r)| jobs[j].job.records[r].id)
+            .collect();
+        let found: Found = self
+            .store
+            .find_ids(&ids)
+            .await
+            .map(|found| found.into_iter().map(|r| (r.id, r)).collect());
+        for &(j, r) in deferred {
+            let record = &jobs[j].job.records[r];
+            let answer = stored_answer(record, &found).unwrap_or_else(|| {
+                // The batch written as decided held this id, so the store has it.
+                Err(SubmitError::Store(StoreError::Backend(format!(
+                    "record {} was written by the batch before but is not found",
+                    record.id
+                ))))
+            });
+            jobs[j].results[r] = Some(answer);
+        }
     }
 
     /// Matches the store's answers to the records of a prepared batch. Answers

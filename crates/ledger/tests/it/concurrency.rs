@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use counterfoil_core::{RefusalReason, Store};
-use counterfoil_ledger::{Ledger, LedgerConfig};
+use counterfoil_ledger::{Ledger, LedgerConfig, SubmitError};
 
 use crate::support::*;
 
@@ -187,29 +187,66 @@ async fn a_refusal_that_rested_on_an_unwritten_record_is_decided_again() {
 }
 
 /// While one batch is being written the next is decided; a record resent in that next
-/// batch must still be answered as a duplicate of the one in flight, at its position.
+/// batch must still be answered as a duplicate of the one in flight, at its position,
+/// and the same id with other content as an `id_conflict`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_while_the_first_copy_is_in_flight_is_its_duplicate() {
+    // By default the four submissions may share a batch; with batches of one
+    // submission each resend is decided while its first copy is being written.
+    for max_batch in [LedgerConfig::default().max_batch, 500] {
+        resend_while_in_flight(max_batch).await;
+    }
+}
+
+async fn resend_while_in_flight(max_batch: usize) {
+    use counterfoil_log::LogConfig;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, ledger) = open(dir.path()).await;
+    let config = LedgerConfig {
+        max_batch,
+        ..LedgerConfig::default()
+    };
+    let (log, ledger) = open_with(LogConfig::new(dir.path()), config).await;
     accepted(&ledger.submit(perf("P1")).await);
     accepted(&ledger.submit(def("D1", "P1", None)).await);
     for round in 0..20 {
         let chunk: Vec<_> = (0..500)
             .map(|i| buy(&format!("T{round}-{i}"), &format!("O{round}-{i}"), "D1"))
             .collect();
-        let (a, b, c) = tokio::join!(
+        // Same ids, another order id: other content.
+        let altered: Vec<_> = chunk
+            .iter()
+            .map(|r| {
+                let mut other = buy("T", &format!("X{round}"), "D1");
+                other.id = r.id;
+                other
+            })
+            .collect();
+        let (a, b, c, d) = tokio::join!(
             ledger.submit_many(chunk.clone()),
             ledger.submit_many(chunk.clone()),
             ledger.submit_many(chunk),
+            ledger.submit_many(altered),
         );
         for i in 0..500 {
             let first = accepted(&a[i]);
-            assert!(!first.duplicate, "round {round} record {i}");
+            assert!(
+                !first.duplicate,
+                "batch {max_batch} round {round} record {i}"
+            );
             for again in [&b[i], &c[i]] {
                 let again = accepted(again);
                 assert!(again.duplicate, "round {round} record {i}: {again:?}");
                 assert_eq!(again.position, first.position);
+            }
+            match &d[i] {
+                Err(SubmitError::Refused(r)) => {
+                    assert_eq!(
+                        r.reason,
+                        RefusalReason::IdConflict,
+                        "round {round} record {i}"
+                    );
+                }
+                other => panic!("round {round} record {i}: {other:?}"),
             }
         }
     }
