@@ -103,6 +103,7 @@ pub async fn run_all_with<H: Harness>(h: &mut H) {
     case!(concurrent_appenders_same_stream);
     case!(large_unit);
     case!(append_batch_stops_after_first_failure);
+    case!(append_batch_when_waits_for_go);
     eprintln!("conformance: idempotency_survives_reopen");
     idempotency_survives_reopen(h).await;
 }
@@ -759,6 +760,57 @@ async fn append_batch_stops_after_first_failure<S: Store>(s: Arc<S>) {
     assert!(s.find_by_id(third.id).await.unwrap().is_none());
     assert_eq!(s.stream_revision("bt-c").await.unwrap(), None);
     assert!(s.append_batch(Vec::new()).await.unwrap().is_empty());
+}
+
+/// `append_batch_when`: nothing is written before `go` answers; false writes nothing
+/// (every unit `NotAttempted`), true writes the batch as `append_batch` would.
+async fn append_batch_when_waits_for_go<S: Store>(s: Arc<S>) {
+    // Many records, so a store that encodes ahead does so off the caller's task.
+    let held = records("gw-held", 600);
+    let (go, gate) = tokio::sync::oneshot::channel::<bool>();
+    let store = s.clone();
+    let units = vec![vec![write(
+        "gw-held",
+        ExpectedRevision::NoStream,
+        held.clone(),
+    )]];
+    let task = tokio::spawn(async move {
+        store
+            .append_batch_when(units, Box::pin(async move { gate.await.unwrap_or(false) }))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(s.stream_revision("gw-held").await.unwrap(), None);
+    assert!(s.find_by_id(held[0].id).await.unwrap().is_none());
+    go.send(false).unwrap();
+    let out = task.await.unwrap().unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(matches!(&out[0], UnitOutcome::NotAttempted), "{:?}", out[0]);
+    assert_eq!(s.stream_revision("gw-held").await.unwrap(), None);
+
+    let (go, gate) = tokio::sync::oneshot::channel::<bool>();
+    let store = s.clone();
+    let units = vec![
+        vec![write("gw-a", ExpectedRevision::NoStream, held.clone())],
+        vec![write("gw-b", ExpectedRevision::NoStream, vec![record("b")])],
+    ];
+    let task = tokio::spawn(async move {
+        store
+            .append_batch_when(units, Box::pin(async move { gate.await.unwrap_or(false) }))
+            .await
+    });
+    go.send(true).unwrap();
+    let out = task.await.unwrap().unwrap();
+    assert_eq!(out.len(), 2);
+    for u in &out {
+        assert!(matches!(u, UnitOutcome::Appended(_)), "{u:?}");
+    }
+    let back = s.read_stream("gw-a", 0, 1_000).await.unwrap();
+    assert_eq!(back.len(), held.len());
+    for (stored, new) in back.iter().zip(&held) {
+        assert_stored_as(stored, new, "gw-a");
+    }
+    assert_eq!(s.stream_revision("gw-b").await.unwrap(), Some(0));
 }
 
 async fn idempotency_survives_reopen<H: Harness>(h: &mut H) {

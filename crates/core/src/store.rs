@@ -226,6 +226,22 @@ pub trait Store: Send + Sync + 'static {
         Ok(out)
     }
 
+    /// [`Store::append_batch`] once `go` answers true: a store may get the batch ready
+    /// (encode it) while the caller still waits for an earlier batch to come back.
+    /// When `go` answers false nothing is written and every unit is
+    /// [`UnitOutcome::NotAttempted`].
+    async fn append_batch_when(
+        &self,
+        units: Vec<AppendUnit>,
+        go: futures::future::BoxFuture<'static, bool>,
+    ) -> Result<Vec<UnitOutcome>, StoreError> {
+        if go.await {
+            self.append_batch(units).await
+        } else {
+            Ok(units.iter().map(|_| UnitOutcome::NotAttempted).collect())
+        }
+    }
+
     /// Reads up to `max` records of a stream from `from_revision` on, in revision order.
     /// A stream that does not exist reads as empty.
     async fn read_stream(

@@ -268,6 +268,13 @@ struct Meta {
     batch_dups: Vec<BatchDuplicate>,
 }
 
+/// A prepared batch whose write task is started but waits for `go`.
+struct Started {
+    meta: Meta,
+    go: oneshot::Sender<bool>,
+    write: tokio::task::JoinHandle<Result<Vec<UnitOutcome>, StoreError>>,
+}
+
 /// A batch handed to the store whose answer has not been matched yet.
 struct InFlight {
     jobs: Vec<Work>,
@@ -406,39 +413,47 @@ impl Decider {
                 let rebuilds = self.rebuilds;
                 let writing = inflight.as_ref().map(|f| &f.meta.in_batch);
                 let (prepared, deferred) = self.prepare(&mut jobs, writing).await;
+                // The write of this batch starts now (the store encodes it while the
+                // batch in flight is still being written) but reaches the store only
+                // once `go` says that batch came back as decided.
+                let started = prepared.map(|p| self.start_write(p));
+                if started.is_some() {
+                    // The write task sits in this worker's next-task slot, which other
+                    // workers do not steal from: let it start before waiting here.
+                    tokio::task::yield_now().await;
+                }
                 let clean = match inflight.take() {
                     Some(f) => self.finish(f).await,
                     None => true,
                 };
                 if clean && self.rebuilds == rebuilds && self.failed.is_none() {
-                    self.settle_deferred(&mut jobs, &deferred).await;
-                    match prepared {
+                    match started {
                         None => {
+                            self.settle_deferred(&mut jobs, &deferred).await;
                             for work in jobs {
                                 work.answer();
                             }
                         }
-                        Some(p) => {
-                            let store = self.store.clone();
-                            let (units, reservations) = (p.units, p.reservations);
+                        Some(Started { meta, go, write }) => {
+                            let _ = go.send(true);
+                            self.settle_deferred(&mut jobs, &deferred).await;
                             inflight = Some(InFlight {
                                 jobs,
-                                meta: p.meta,
+                                meta,
                                 before,
-                                write: tokio::spawn(reserve::write_batch(
-                                    store,
-                                    units,
-                                    reservations,
-                                )),
+                                write,
                             });
-                            // The write task sits in this worker's next-task slot,
-                            // which other workers do not steal from: let it start (hand
-                            // its batch to the store) before deciding the next batch,
-                            // or the two would take turns instead of overlapping.
+                            // As above: the woken write must not wait for the next
+                            // batch to be decided.
                             tokio::task::yield_now().await;
                         }
                     }
                     continue;
+                }
+                if let Some(Started { go, write, .. }) = started {
+                    // Nothing of it is written: `go` answers false.
+                    let _ = go.send(false);
+                    let _ = write.await;
                 }
                 // The batch in flight was not written as decided: the state was rebuilt
                 // or the ledger stopped, so this batch is decided again from scratch.
@@ -708,6 +723,29 @@ impl Decider {
             },
         };
         (Some(prepared), deferred)
+    }
+
+    /// Spawns the write of a prepared batch, held back until its `go` answers true.
+    fn start_write(&self, prepared: Prepared) -> Started {
+        let (go, gate) = oneshot::channel::<bool>();
+        let gate: futures::future::BoxFuture<'static, bool> =
+            Box::pin(async move { gate.await.unwrap_or(false) });
+        let store = self.store.clone();
+        let (units, reservations) = (prepared.units, prepared.reservations);
+        let write = tokio::spawn(async move {
+            if reservations.is_empty() {
+                store.append_batch_when(units, gate).await
+            } else if gate.await {
+                reserve::write_batch(store, units, reservations).await
+            } else {
+                Ok(units.iter().map(|_| UnitOutcome::NotAttempted).collect())
+            }
+        });
+        Started {
+            meta: prepared.meta,
+            go,
+            write,
+        }
     }
 
     /// Answers the records [`Decider::prepare`] deferred, once the batch they waited

@@ -100,6 +100,17 @@ impl Log {
         units: Vec<AppendUnit>,
         batch: bool,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
+        self.submit_when(units, batch, None).await
+    }
+
+    /// Encodes `units`, waits for `go` (when given) and hands them to the writer; a
+    /// `go` answering false writes nothing.
+    async fn submit_when(
+        &self,
+        units: Vec<AppendUnit>,
+        batch: bool,
+        go: Option<futures::future::BoxFuture<'static, bool>>,
+    ) -> Result<Vec<UnitOutcome>, StoreError> {
         self.check_open()?;
         // The costly part of each record's canonical bytes is encoded here, on the
         // caller's side, rather than on the writer thread that every append shares;
@@ -117,6 +128,12 @@ impl Log {
             (units, parts)
         };
         let parts = parts?;
+        if let Some(go) = go
+            && !go.await
+        {
+            return Ok(units.iter().map(|_| UnitOutcome::NotAttempted).collect());
+        }
+        self.check_open()?;
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append {
             units,
@@ -145,6 +162,17 @@ impl Store for Log {
             return Ok(Vec::new());
         }
         self.submit(units, true).await
+    }
+
+    async fn append_batch_when(
+        &self,
+        units: Vec<AppendUnit>,
+        go: futures::future::BoxFuture<'static, bool>,
+    ) -> Result<Vec<UnitOutcome>, StoreError> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.submit_when(units, true, Some(go)).await
     }
 
     async fn read_stream(
