@@ -562,8 +562,6 @@ async fn load(
     Ok(result)
 }
 
-/// One connection: post until the count or the time is used up. Returns each
-/// request's latency in microseconds.
 /// Runs `connections` posting loops on a single-threaded runtime until the record
 /// limit or the deadline; their latencies in microseconds.
 fn generate(
@@ -598,6 +596,8 @@ fn generate(
     })
 }
 
+/// One connection: post until the count or the time is used up. Returns each
+/// request's latency in microseconds.
 async fn post_loop(
     conn: usize,
     mut wire: Conn,

@@ -128,6 +128,13 @@ pub enum UnitOutcome {
     NotAttempted,
 }
 
+impl UnitOutcome {
+    /// The answers to `units` units none of which was tried.
+    pub fn none_attempted(units: usize) -> Vec<UnitOutcome> {
+        (0..units).map(|_| UnitOutcome::NotAttempted).collect()
+    }
+}
+
 /// Records from a position on: first the stored ones (catch-up), then new ones as they
 /// become durable. Ends only with an error or when the store closes.
 pub type Subscription = Pin<Box<dyn Stream<Item = Result<StoredRecord, StoreError>> + Send>>;
@@ -238,7 +245,7 @@ pub trait Store: Send + Sync + 'static {
         if go.await {
             self.append_batch(units).await
         } else {
-            Ok(units.iter().map(|_| UnitOutcome::NotAttempted).collect())
+            Ok(UnitOutcome::none_attempted(units.len()))
         }
     }
 

@@ -730,17 +730,12 @@ impl Decider {
         let (go, gate) = oneshot::channel::<bool>();
         let gate: futures::future::BoxFuture<'static, bool> =
             Box::pin(async move { gate.await.unwrap_or(false) });
-        let store = self.store.clone();
-        let (units, reservations) = (prepared.units, prepared.reservations);
-        let write = tokio::spawn(async move {
-            if reservations.is_empty() {
-                store.append_batch_when(units, gate).await
-            } else if gate.await {
-                reserve::write_batch(store, units, reservations).await
-            } else {
-                Ok(units.iter().map(|_| UnitOutcome::NotAttempted).collect())
-            }
-        });
+        let write = tokio::spawn(reserve::write_batch_when(
+            self.store.clone(),
+            prepared.units,
+            prepared.reservations,
+            gate,
+        ));
         Started {
             meta: prepared.meta,
             go,
@@ -759,11 +754,7 @@ impl Decider {
             .iter()
             .map(|&(j, r)| jobs[j].job.records[r].id)
             .collect();
-        let found: Found = self
-            .store
-            .find_ids(&ids)
-            .await
-            .map(|found| found.into_iter().map(|r| (r.id, r)).collect());
+        let found = self.find(&ids).await;
         for &(j, r) in deferred {
             let record = &jobs[j].job.records[r];
             let answer = stored_answer(record, &found).unwrap_or_else(|| {
@@ -1068,8 +1059,13 @@ impl Decider {
                 }
             }
         }
+        self.find(&ids).await
+    }
+
+    /// The stored records of `ids`, by id.
+    async fn find(&self, ids: &[Uuid]) -> Found {
         self.store
-            .find_ids(&ids)
+            .find_ids(ids)
             .await
             .map(|found| found.into_iter().map(|r| (r.id, r)).collect())
     }

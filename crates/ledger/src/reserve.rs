@@ -152,6 +152,24 @@ pub(crate) fn reservation(
     }
 }
 
+/// [`write_batch`] once `go` answers true; nothing is written when it answers false.
+/// Without reservations the store may get the batch ready meanwhile
+/// (`Store::append_batch_when`).
+pub(crate) async fn write_batch_when(
+    store: Arc<dyn Store>,
+    units: Vec<AppendUnit>,
+    reservations: Vec<Option<StreamWrite>>,
+    go: futures::future::BoxFuture<'static, bool>,
+) -> Result<Vec<UnitOutcome>, StoreError> {
+    if reservations.is_empty() {
+        store.append_batch_when(units, go).await
+    } else if go.await {
+        write_batch(store, units, reservations).await
+    } else {
+        Ok(UnitOutcome::none_attempted(units.len()))
+    }
+}
+
 /// Writes a decided batch. Without reservations this is one `append_batch`. With
 /// them (`reservations[u]` is unit `u`'s reservation, if any): the reservations in
 /// one `append_batch`, then the units' records as single-stream appends in one more,

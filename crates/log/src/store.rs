@@ -131,8 +131,9 @@ impl Log {
         if let Some(go) = go
             && !go.await
         {
-            return Ok(units.iter().map(|_| UnitOutcome::NotAttempted).collect());
+            return Ok(UnitOutcome::none_attempted(units.len()));
         }
+        // The store may have closed while the batch waited for `go`.
         self.check_open()?;
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append {

@@ -75,12 +75,6 @@ pub struct Metrics {
     latency: Vec<Histogram>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new(std::iter::empty())
-    }
-}
-
 impl Metrics {
     /// Metrics for a server answering `routes` (axum patterns); any other path is
     /// counted as `unmatched`.
@@ -125,6 +119,7 @@ impl Metrics {
         r * METHODS.len() + method_slot(method)
     }
 
+    /// The Prometheus text exposition of every counter.
     pub fn text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -146,14 +141,17 @@ impl Metrics {
             "# HELP counterfoil_request_seconds Request latency by route.\n# TYPE counterfoil_request_seconds histogram"
         );
         // By method, then route, as text; a pair no request has used is left out.
-        let mut order: Vec<(&str, &str, &Histogram)> = Vec::new();
-        for (r, route) in self.routes.iter().enumerate() {
-            for (m, method) in METHODS.iter().enumerate() {
-                if let Some(h) = self.latency.get(r * METHODS.len() + m) {
-                    order.push((method, route, h));
-                }
-            }
-        }
+        let mut order: Vec<(&str, &str, &Histogram)> = self
+            .routes
+            .iter()
+            .zip(self.latency.chunks(METHODS.len()))
+            .flat_map(|(route, row)| {
+                METHODS
+                    .iter()
+                    .zip(row)
+                    .map(move |(method, h)| (*method, *route, h))
+            })
+            .collect();
         order.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (method, route, h) in order {
             let counts: Vec<u64> = h.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
