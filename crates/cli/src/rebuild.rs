@@ -115,5 +115,9 @@ async fn rebuild(
     };
     let read = rebuild_all(&*store, &mut list, &mut progress).await;
     bar.finish_and_clear();
+    drop(list);
+    // The rebuilt states are persisted; freeing millions of entries takes a while and
+    // nobody waits for it.
+    std::thread::spawn(move || drop((shared, unsold, owners, links)));
     read.context("rebuilding from the log")
 }

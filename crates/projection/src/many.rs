@@ -14,7 +14,7 @@ pub(crate) const READ_CHUNK: usize = 4096;
 /// A [`Projection`](crate::Projection) with its projector type erased, so projections
 /// of different read models can be driven together.
 #[async_trait]
-pub trait DynProjection: Send {
+pub trait DynProjection: Send + Sync {
     fn name(&self) -> &'static str;
     /// Next position to read.
     fn position(&self) -> u64;
@@ -25,6 +25,11 @@ pub trait DynProjection: Send {
     /// True when the state file is behind the state.
     fn needs_persist(&self) -> bool;
     async fn persist(&mut self) -> Result<()>;
+    /// The state file's bytes for the state as it is now (CPU only, no I/O), so several
+    /// projections can encode theirs at once.
+    fn encode(&self) -> Result<Saving>;
+    /// Writes what [`DynProjection::encode`] gave.
+    async fn write_encoded(&mut self, saving: Saving) -> Result<()>;
     async fn persist_if_due(&mut self) -> Result<()>;
 }
 
@@ -92,12 +97,50 @@ pub async fn catch_up_all(
             p.persist_if_due().await?;
         }
     }
-    for p in projections.iter_mut() {
-        if p.needs_persist() {
-            p.persist().await?;
-        }
-    }
+    persist_all(projections).await?;
     Ok(read)
+}
+
+/// An encoded state file waiting to be written, and the position it checkpoints.
+#[derive(Debug)]
+pub struct Saving {
+    pub(crate) encoded: crate::state_file::Encoded,
+    pub(crate) position: u64,
+}
+
+/// Persists every projection that needs it: the states are encoded on a thread each
+/// (a large read model takes a good share of a rebuild to encode), then written one
+/// after the other.
+async fn persist_all(projections: &mut [&mut dyn DynProjection]) -> Result<()> {
+    let due: Vec<usize> = (0..projections.len())
+        .filter(|&i| projections[i].needs_persist())
+        .collect();
+    let encoded: Vec<Result<Saving>> = match due.as_slice() {
+        [] => return Ok(()),
+        [one] => vec![projections[*one].encode()],
+        _ => {
+            let shared: Vec<&dyn DynProjection> = due.iter().map(|&i| &*projections[i]).collect();
+            std::thread::scope(|s| {
+                let handles: Vec<_> = shared.iter().map(|p| s.spawn(move || p.encode())).collect();
+                handles
+                    .into_iter()
+                    .zip(&shared)
+                    .map(|(h, p)| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(ProjectionError::Task {
+                                projection: p.name(),
+                                reason: "encoding the state panicked".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            })
+        }
+    };
+    for (i, saving) in due.into_iter().zip(encoded) {
+        projections[i].write_encoded(saving?).await?;
+    }
+    Ok(())
 }
 
 type ReadResult = std::result::Result<Vec<StoredRecord>, counterfoil_core::StoreError>;

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use counterfoil_core::{Hash, Store, StoredRecord};
 
 use crate::live::{LiveRunner, LiveState};
-use crate::many::{DynProjection, catch_up_all};
+use crate::many::{DynProjection, Saving, catch_up_all};
 use crate::state_file::{self, Rejection};
 use crate::{ProjectionError, Projector, Result};
 
@@ -313,6 +313,12 @@ impl<P: Projector> Projection<P> {
 
     /// Writes state and checkpoint together (temp file, fsync, rename, fsync folder).
     pub async fn persist(&mut self) -> Result<()> {
+        let encoded = self.encode()?;
+        self.write_encoded(encoded).await
+    }
+
+    /// The state file's bytes for the state as it is now.
+    fn encode(&self) -> Result<Saving> {
         let encoded = state_file::encode(
             P::NAME,
             P::VERSION,
@@ -326,9 +332,20 @@ impl<P: Projector> Projection<P> {
             path: self.path.clone(),
             reason,
         })?;
-        write_file::<P>(self.path.clone(), encoded).await?;
-        self.unsaved = 0;
-        self.dirty = false;
+        Ok(Saving {
+            encoded,
+            position: self.position,
+        })
+    }
+
+    /// Writes bytes from [`Projection::encode`]; the state counts as saved only when
+    /// nothing was folded since they were encoded.
+    async fn write_encoded(&mut self, saving: Saving) -> Result<()> {
+        write_file::<P>(self.path.clone(), saving.encoded).await?;
+        if saving.position == self.position {
+            self.unsaved = 0;
+            self.dirty = false;
+        }
         self.saved_at = Instant::now();
         Ok(())
     }
@@ -442,6 +459,14 @@ impl<P: Projector> DynProjection for Projection<P> {
 
     async fn persist(&mut self) -> Result<()> {
         Projection::persist(self).await
+    }
+
+    fn encode(&self) -> Result<Saving> {
+        Projection::encode(self)
+    }
+
+    async fn write_encoded(&mut self, saving: Saving) -> Result<()> {
+        Projection::write_encoded(self, saving).await
     }
 
     async fn persist_if_due(&mut self) -> Result<()> {

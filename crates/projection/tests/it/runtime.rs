@@ -372,6 +372,18 @@ async fn several_projections_catch_up_from_their_own_checkpoints_in_one_pass() {
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls.first(), Some(&(0, 15)));
     assert_eq!(calls.last(), Some(&(15, 15)));
+    // Both states were encoded together at the end and written with their checkpoints.
+    assert_eq!((ahead.unsaved(), behind.unsaved()), (0, 0));
+    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 15 });
+    assert_eq!(reopened.state().seen, range(0, 15));
+    let reopened = Projection::<LinkAttribution>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 15 });
+    assert_eq!(reopened.state(), behind.state());
 
     // A full rebuild of both, in one pass.
     let read = rebuild_all(
