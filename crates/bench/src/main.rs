@@ -71,6 +71,15 @@ enum Cmd {
         #[arg(long, default_value = "bench-data/import/data")]
         data: PathBuf,
     },
+    /// Decoding N demo records from their canonical bytes, with the store's reader and
+    /// with `rmp_serde`'s general one: ns per record, single thread.
+    Decode {
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        /// Passes over the records per reader (the best pass counts).
+        #[arg(long, default_value_t = 5)]
+        passes: u32,
+    },
     /// Owner-report pages (limit 100) over N tickets held in memory: p50/p99 latency.
     OwnersPage {
         #[arg(long, default_value_t = 1_000_000)]
@@ -104,6 +113,7 @@ async fn main() -> Result<()> {
         } => append(tasks, per_task, &dir).await?,
         Cmd::Open { records, dir } => open(records, &dir).await?,
         Cmd::Rebuild { data } => rebuild(&data)?,
+        Cmd::Decode { records, passes } => decode(records, passes)?,
         Cmd::OwnersPage {
             tickets,
             performances,
@@ -468,6 +478,55 @@ fn rebuild(data: &Path) -> Result<serde_json::Value> {
         "records_per_s": (records as f64 / elapsed.as_secs_f64()).round(),
         "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1),
         "summary": stdout.trim().lines().last().unwrap_or(""),
+    }))
+}
+
+fn decode(records: u64, passes: u32) -> Result<serde_json::Value> {
+    use counterfoil_core::{Hash, StoredRecord};
+    let demo = counterfoil_demo::generate(&counterfoil_demo::DemoConfig {
+        events: records * 101 / 100 + 1000,
+        seed: 11,
+    });
+    let mut encoded: Vec<(Vec<u8>, Hash)> = Vec::new();
+    let mut previous = Hash::GENESIS;
+    for (i, rec) in demo
+        .filter_map(counterfoil_demo::DemoLine::into_valid_record)
+        .take(records as usize)
+        .enumerate()
+    {
+        let stream = rec.stream();
+        let at = rec.occurred_at;
+        let mut bytes = Vec::new();
+        let stored = StoredRecord::seal(rec, stream, 0, i as u64, at, &previous, &mut bytes)?;
+        previous = stored.hash;
+        encoded.push((bytes, stored.hash));
+    }
+    let n = encoded.len() as u64;
+    let bytes: usize = encoded.iter().map(|(b, _)| b.len()).sum();
+    type Decoder = fn(&[u8], Hash) -> Result<StoredRecord, counterfoil_core::StoreError>;
+    let best = |decoder: Decoder| -> Result<f64> {
+        let mut best = f64::MAX;
+        for _ in 0..passes.max(1) {
+            let started = Instant::now();
+            let mut sum = 0u64;
+            for (b, h) in &encoded {
+                sum = sum.wrapping_add(decoder(b, *h)?.position);
+            }
+            std::hint::black_box(sum);
+            best = best.min(started.elapsed().as_nanos() as f64 / n as f64);
+        }
+        Ok(best)
+    };
+    let store_ns = best(StoredRecord::decode_canonical)?;
+    let general_ns = best(StoredRecord::decode_canonical_reference)?;
+    Ok(serde_json::json!({
+        "benchmark": "decode",
+        "machine": machine(),
+        "records": n,
+        "mean_record_bytes": round(bytes as f64 / n as f64, 1),
+        "store_reader_ns_per_record": round(store_ns, 1),
+        "general_reader_ns_per_record": round(general_ns, 1),
+        "store_reader_records_per_s": (1e9 / store_ns).round(),
     }))
 }
 

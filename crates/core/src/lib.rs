@@ -8,6 +8,7 @@
 pub mod catalog;
 mod checks;
 pub mod error;
+pub mod msgpack;
 pub mod record;
 pub mod rules;
 pub mod schema;

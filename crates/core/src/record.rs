@@ -297,6 +297,25 @@ struct CanonicalOwned {
     record: RecordBody,
 }
 
+impl CanonicalOwned {
+    fn into_stored(self, hash: Hash) -> StoredRecord {
+        StoredRecord {
+            position: self.position,
+            stream: self.stream,
+            revision: self.revision,
+            id: self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            source: self.source,
+            actor: self.actor,
+            correlation_id: self.correlation_id,
+            schema_version: self.schema_version,
+            body: self.record,
+            hash,
+        }
+    }
+}
+
 impl StoredRecord {
     /// Builds a stored record from a new one and the place the store assigned; the
     /// hash is computed here from `previous`, the stream's last hash.
@@ -369,22 +388,22 @@ impl StoredRecord {
     /// Rebuilds a record from its canonical bytes and its stored hash. The hash is
     /// not checked here; `verify` recomputes the chains.
     pub fn decode_canonical(bytes: &[u8], hash: Hash) -> Result<Self, crate::error::StoreError> {
+        let c: CanonicalOwned = crate::msgpack::from_slice(bytes)
+            .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))?;
+        Ok(c.into_stored(hash))
+    }
+
+    /// [`StoredRecord::decode_canonical`] through `rmp_serde`'s general reader: the
+    /// reference the store's own reader ([`crate::msgpack`]) is tested and measured
+    /// against.
+    #[doc(hidden)]
+    pub fn decode_canonical_reference(
+        bytes: &[u8],
+        hash: Hash,
+    ) -> Result<Self, crate::error::StoreError> {
         let c: CanonicalOwned = rmp_serde::from_slice(bytes)
             .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))?;
-        Ok(StoredRecord {
-            position: c.position,
-            stream: c.stream,
-            revision: c.revision,
-            id: c.id,
-            occurred_at: c.occurred_at,
-            recorded_at: c.recorded_at,
-            source: c.source,
-            actor: c.actor,
-            correlation_id: c.correlation_id,
-            schema_version: c.schema_version,
-            body: c.record,
-            hash,
-        })
+        Ok(c.into_stored(hash))
     }
 
     /// The ingest envelope this record was made from.

@@ -10,6 +10,7 @@
 
 mod checks;
 mod encoding;
+mod msgpack;
 mod records_doc;
 mod rules;
 mod schemas;

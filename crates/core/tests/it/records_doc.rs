@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 
 use counterfoil_core::{NewRecord, RecordType, RefusalReason};
 
-fn doc() -> String {
+pub(crate) fn doc() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/records.md");
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// (heading, json) for every ```json block: the heading is the last `###` line above it.
-fn examples(doc: &str) -> Vec<(String, String)> {
+pub(crate) fn examples(doc: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut heading = String::new();
     let mut block: Option<String> = None;

@@ -1,0 +1,448 @@
+//! A MessagePack reader for serde, for the bytes the store writes.
+//!
+//! Reading the log decodes every record, and `rmp_serde`'s general reader was most of
+//! the cost of a rebuild. This one reads a borrowed slice only, so every string and
+//! byte string is handed to the visitor borrowed; it keeps no marker between calls and
+//! matches field names without going through its general path. It reads what `rmp_serde`'s writer writes with
+//! the default settings (structs as maps or arrays, enums as a one-entry map or, for a
+//! unit variant, the variant's name, binary data as `bin`), and answers every other
+//! request the way `rmp_serde`'s reader does: a test decodes the same bytes with both.
+//!
+//! It is stricter in two ways: bytes left over after the value are an error, and so are
+//! extension types, which the store never writes.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Visitor};
+
+/// Why bytes could not be read as the value asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl de::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// Nesting deeper than this is refused (the store's records nest a few levels).
+const MAX_DEPTH: u16 = 64;
+
+/// Decodes one value that fills `bytes` exactly.
+pub fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
+    let mut de = Reader {
+        input: bytes,
+        at: 0,
+        depth: 0,
+    };
+    let value = T::deserialize(&mut de)?;
+    if de.at != bytes.len() {
+        return Err(Error(format!(
+            "{} byte(s) left over after the value, at offset {}",
+            bytes.len() - de.at,
+            de.at
+        )));
+    }
+    Ok(value)
+}
+
+struct Reader<'de> {
+    input: &'de [u8],
+    at: usize,
+    depth: u16,
+}
+
+/// Text from bytes, checked as UTF-8.
+fn text(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| Error(format!("a string is not UTF-8: {e}")))
+}
+
+impl<'de> Reader<'de> {
+    fn eof(&self) -> Error {
+        Error(format!(
+            "the data ends early, at offset {} of {}",
+            self.at,
+            self.input.len()
+        ))
+    }
+
+    fn peek(&self) -> Result<u8> {
+        self.input.get(self.at).copied().ok_or_else(|| self.eof())
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'de [u8]> {
+        let input = self.input;
+        let end = self.at.checked_add(n).ok_or_else(|| self.eof())?;
+        let bytes = input.get(self.at..end).ok_or_else(|| self.eof())?;
+        self.at = end;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    fn u16(&mut self) -> Result<u16> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    /// The length of a string whose marker `m` was read; `None` when `m` is no string.
+    fn str_len(&mut self, m: u8) -> Result<Option<usize>> {
+        Ok(Some(match m {
+            0xa0..=0xbf => usize::from(m & 0x1f),
+            0xd9 => usize::from(self.byte()?),
+            0xda => usize::from(self.u16()?),
+            0xdb => self.u32()? as usize,
+            _ => return Ok(None),
+        }))
+    }
+
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Error(format!(
+                "values nest deeper than {MAX_DEPTH} levels, at offset {}",
+                self.at
+            )));
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    fn seq<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.nested(|de| {
+            let mut access = Items { de, left: len };
+            let value = visitor.visit_seq(&mut access)?;
+            match access.left {
+                0 => Ok(value),
+                left => Err(Error(format!(
+                    "an array of {len} item(s) was read only {} far",
+                    len - left
+                ))),
+            }
+        })
+    }
+
+    fn map<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.nested(|de| {
+            let mut access = Items { de, left: len };
+            let value = visitor.visit_map(&mut access)?;
+            match access.left {
+                0 => Ok(value),
+                left => Err(Error(format!(
+                    "a map of {len} entries was read only {} far",
+                    len - left
+                ))),
+            }
+        })
+    }
+
+    fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let m = self.byte()?;
+        if let Some(len) = self.str_len(m)? {
+            let bytes = self.take(len)?;
+            return match text(bytes) {
+                Ok(s) => visitor.visit_borrowed_str(s),
+                // As rmp_serde does: a visitor that takes bytes may have them.
+                Err(e) => visitor.visit_borrowed_bytes(bytes).map_err(|_: Error| e),
+            };
+        }
+        match m {
+            0x00..=0x7f => visitor.visit_u8(m),
+            0x80..=0x8f => self.map(usize::from(m & 0x0f), visitor),
+            0x90..=0x9f => self.seq(usize::from(m & 0x0f), visitor),
+            0xc0 => visitor.visit_unit(),
+            0xc2 => visitor.visit_bool(false),
+            0xc3 => visitor.visit_bool(true),
+            0xc4 => {
+                let n = usize::from(self.byte()?);
+                visitor.visit_borrowed_bytes(self.take(n)?)
+            }
+            0xc5 => {
+                let n = usize::from(self.u16()?);
+                visitor.visit_borrowed_bytes(self.take(n)?)
+            }
+            0xc6 => {
+                let n = self.u32()? as usize;
+                visitor.visit_borrowed_bytes(self.take(n)?)
+            }
+            0xca => visitor.visit_f32(f32::from_be_bytes(self.array()?)),
+            0xcb => visitor.visit_f64(f64::from_be_bytes(self.array()?)),
+            0xcc => visitor.visit_u8(self.byte()?),
+            0xcd => visitor.visit_u16(self.u16()?),
+            0xce => visitor.visit_u32(self.u32()?),
+            0xcf => visitor.visit_u64(u64::from_be_bytes(self.array()?)),
+            0xd0 => visitor.visit_i8(i8::from_be_bytes(self.array()?)),
+            0xd1 => visitor.visit_i16(i16::from_be_bytes(self.array()?)),
+            0xd2 => visitor.visit_i32(i32::from_be_bytes(self.array()?)),
+            0xd3 => visitor.visit_i64(i64::from_be_bytes(self.array()?)),
+            0xdc => {
+                let n = usize::from(self.u16()?);
+                self.seq(n, visitor)
+            }
+            0xdd => {
+                let n = self.u32()? as usize;
+                self.seq(n, visitor)
+            }
+            0xde => {
+                let n = usize::from(self.u16()?);
+                self.map(n, visitor)
+            }
+            0xdf => {
+                let n = self.u32()? as usize;
+                self.map(n, visitor)
+            }
+            0xe0..=0xff => visitor.visit_i8(m as i8),
+            0xc7..=0xc9 | 0xd4..=0xd8 => Err(Error(format!(
+                "a MessagePack extension type at offset {}, which the store never writes",
+                self.at - 1
+            ))),
+            _ => Err(Error(format!(
+                "the reserved MessagePack marker 0xc1 at offset {}",
+                self.at - 1
+            ))),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
+    type Error = Error;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.any(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.peek()? == 0xc0 {
+            self.at += 1;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // Field and variant names are handed over as bytes: serde's identifier visitors
+        // match them as bytes as well as text, so they need no UTF-8 check (about a
+        // third of the strings of a record are field names).
+        let m = self.peek()?;
+        if (0xa0..=0xbf).contains(&m) {
+            self.at += 1;
+            let bytes = self.take(usize::from(m & 0x1f))?;
+            return visitor.visit_borrowed_bytes(bytes);
+        }
+        self.any(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match self.peek()? {
+            0x81 => {
+                self.at += 1;
+                self.nested(|de| visitor.visit_enum(Variant { de }))
+            }
+            0x80..=0x8f | 0xde | 0xdf => Err(Error(format!(
+                "an enum written as a map must have one entry, at offset {}",
+                self.at
+            ))),
+            _ => visitor.visit_enum(UnitVariant { de: self }),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        match self.peek()? {
+            0xc0 | 0x90 => {
+                self.at += 1;
+                visitor.visit_unit()
+            }
+            _ => self.any(visitor),
+        }
+    }
+
+    fn deserialize_i128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
+        Err(Error("128-bit integers are not stored".into()))
+    }
+
+    fn deserialize_u128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
+        Err(Error("128-bit integers are not stored".into()))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
+        bytes byte_buf unit seq tuple tuple_struct map struct ignored_any
+    }
+}
+
+/// The items of an array, or the entries of a map.
+struct Items<'a, 'de> {
+    de: &'a mut Reader<'de>,
+    left: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Items<'_, 'de> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        // Never more than the bytes left could hold, whatever a damaged length says.
+        Some(self.left.min(self.de.input.len() - self.de.at))
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Items<'_, 'de> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left.min(self.de.input.len() - self.de.at))
+    }
+}
+
+/// An enum written as `{variant: value}`.
+struct Variant<'a, 'de> {
+    de: &'a mut Reader<'de>,
+}
+
+impl<'a, 'de> de::EnumAccess<'de> for Variant<'a, 'de> {
+    type Error = Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let v = seed.deserialize(&mut *self.de)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        de::Deserialize::deserialize(self.de)
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        seed.deserialize(self.de)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        de::Deserializer::deserialize_any(self.de, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        de::Deserializer::deserialize_any(self.de, visitor)
+    }
+}
+
+/// An enum written as its variant's name alone.
+struct UnitVariant<'a, 'de> {
+    de: &'a mut Reader<'de>,
+}
+
+impl<'a, 'de> de::EnumAccess<'de> for UnitVariant<'a, 'de> {
+    type Error = Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let v = seed.deserialize(&mut *self.de)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for UnitVariant<'_, 'de> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::UnitVariant,
+            &"a variant with data",
+        ))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::UnitVariant,
+            &"a tuple variant",
+        ))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(de::Error::invalid_type(
+            de::Unexpected::UnitVariant,
+            &"a struct variant",
+        ))
+    }
+}
