@@ -188,7 +188,7 @@ pub fn decode<P: DeserializeOwned>(
     {
         return Err(Rejection::Corrupt("bad last-record fields".into()));
     }
-    let state = rmp_serde::from_slice(body)
+    let state = counterfoil_core::msgpack::from_slice(body)
         .map_err(|e| Rejection::Corrupt(format!("state does not decode: {e}")))?;
     Ok((header, state))
 }
