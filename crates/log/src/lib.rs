@@ -153,6 +153,8 @@ pub(crate) struct Shared {
     pub tail: RwLock<tail::Tail>,
     /// Batch subscriptions open now: without any, the writer keeps no tail.
     pub followers: std::sync::atomic::AtomicUsize,
+    /// Encoding buffers of answered appends, for the next ones.
+    pub buffers: canonical::Buffers,
 }
 
 #[derive(Debug)]
@@ -208,6 +210,7 @@ impl Log {
             closed: AtomicBool::new(false),
             tail: RwLock::new(tail::Tail::default()),
             followers: std::sync::atomic::AtomicUsize::new(0),
+            buffers: canonical::Buffers::default(),
         });
         let (tx, rx) = mpsc::channel();
         let (wtx, wrx) = watch::channel(end);

@@ -116,21 +116,24 @@ impl Log {
         // caller's side, rather than on the writer thread that every append shares;
         // off the async worker when there is much of it.
         let records: usize = units.iter().flatten().map(|w| w.records.len()).sum();
+        let shared = &self.inner.shared;
         let (units, parts) = if records > PREPARE_INLINE {
+            let encoding = shared.clone();
             tokio::task::spawn_blocking(move || {
-                let parts = canonical::prepare(&units);
+                let parts = canonical::prepare(&units, &encoding.buffers);
                 (units, parts)
             })
             .await
             .map_err(|e| StoreError::Backend(format!("encoding task failed: {e}")))?
         } else {
-            let parts = canonical::prepare(&units);
+            let parts = canonical::prepare(&units, &shared.buffers);
             (units, parts)
         };
         let parts = parts?;
         if let Some(go) = go
             && !go.await
         {
+            shared.buffers.give(parts);
             return Ok(UnitOutcome::none_attempted(units.len()));
         }
         // The store may have closed while the batch waited for `go`.
@@ -143,7 +146,9 @@ impl Log {
             reply,
         })?;
         let reply = rx.await.map_err(|_| StoreError::Closed)?;
-        drop(reply.spent);
+        let (units, parts) = reply.spent.into_parts();
+        shared.buffers.give(parts);
+        drop(units);
         reply.result
     }
 }
