@@ -465,7 +465,6 @@ macro_rules! catalog {
         /// `{"type": "ticket.purchased", "data": {...}}`.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "type", content = "data")]
-        #[allow(clippy::large_enum_variant, reason = "records are moved, not stored by the million; boxing the purchase would cost an allocation per record")]
         pub enum RecordBody {
             $( #[serde(rename = $name)] $variant($data), )*
             $( #[serde(rename = $iname)] $ivariant($idata), )*
@@ -587,7 +586,7 @@ catalog! {
     DefinitionDeleted = "definition.deleted" => DefinitionDeleted,
     LinkCreated = "link.created" => LinkCreated,
     LinkClicked = "link.clicked" => LinkClicked,
-    TicketPurchased = "ticket.purchased" => TicketPurchased,
+    TicketPurchased = "ticket.purchased" => Box<TicketPurchased>,
     TicketRedeemed = "ticket.redeemed" => TicketRedeemed,
     TicketUnredeemed = "ticket.unredeemed" => TicketRef,
     TicketRefunded = "ticket.refunded" => TicketRefunded,

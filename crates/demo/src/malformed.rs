@@ -30,7 +30,7 @@ impl Sim {
             source: "ticketure".to_string(),
             actor: "partner-feed".to_string(),
             correlation_id: None,
-            body: RecordBody::TicketPurchased(purchase),
+            body: RecordBody::TicketPurchased(Box::new(purchase)),
         };
         let mut value = serde_json::to_value(&record).unwrap_or(Value::Null);
         let (field, line) = match variant {

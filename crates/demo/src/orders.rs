@@ -219,7 +219,7 @@ impl Sim {
                 t + i64::from(i),
                 origin,
                 Some(&order_id),
-                RecordBody::TicketPurchased(purchased),
+                RecordBody::TicketPurchased(Box::new(purchased)),
                 None,
             );
             total += face - discount;

@@ -155,7 +155,7 @@ mod tests {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T19:04:05.123456789+01:00")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        let purchase = RecordBody::TicketPurchased(TicketPurchased {
+        let purchase = RecordBody::TicketPurchased(Box::new(TicketPurchased {
             ticket_id: Id::new("T-1").unwrap(),
             order_id: Id::new("O-1").unwrap(),
             order_number: Some("42".into()),
@@ -179,7 +179,7 @@ mod tests {
             seller: None,
             seat: None,
             visitor_id: Some(Id::new("v1").unwrap()),
-        });
+        }));
         let simple = RecordBody::TicketDelivered(TicketRef {
             ticket_id: Id::new("T-2").unwrap(),
         });

@@ -126,7 +126,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, code);
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(purchase),
+            RecordBody::TicketPurchased(Box::new(purchase)),
             RefusalReason::DefinitionDeleted,
         );
         true
@@ -197,7 +197,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, code);
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(purchase),
+            RecordBody::TicketPurchased(Box::new(purchase)),
             RefusalReason::TicketExists,
         );
         true
@@ -235,7 +235,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, code);
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(purchase),
+            RecordBody::TicketPurchased(Box::new(purchase)),
             RefusalReason::SoldOut,
         );
         self.lock_definition(pno, def, true);
@@ -290,7 +290,11 @@ impl Sim {
         let ticket_id = id(self.world.fresh("T"));
         let def_id = id(self.world.fresh("D"));
         let purchase = self.scenario_purchase(ticket_id, def_id, "EUR");
-        self.push_refused(BOX_OFFICE, RecordBody::TicketPurchased(purchase), reason);
+        self.push_refused(
+            BOX_OFFICE,
+            RecordBody::TicketPurchased(Box::new(purchase)),
+            reason,
+        );
         true
     }
 
