@@ -271,13 +271,21 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         match self.peek()? {
             0x81 => {
                 self.at += 1;
-                self.nested(|de| visitor.visit_enum(Variant { de }))
+                self.nested(|de| {
+                    visitor.visit_enum(Variant {
+                        de,
+                        with_data: true,
+                    })
+                })
             }
             0x80..=0x8f | 0xde | 0xdf => Err(Error(format!(
                 "an enum written as a map must have one entry, at offset {}",
                 self.at
             ))),
-            _ => visitor.visit_enum(UnitVariant { de: self }),
+            _ => visitor.visit_enum(Variant {
+                de: self,
+                with_data: false,
+            }),
         }
     }
 
@@ -360,9 +368,24 @@ impl<'de> de::MapAccess<'de> for Items<'_, 'de> {
     }
 }
 
-/// An enum written as `{variant: value}`.
+/// An enum written as `{variant: value}` (`with_data`) or as its variant's name alone.
 struct Variant<'a, 'de> {
     de: &'a mut Reader<'de>,
+    with_data: bool,
+}
+
+impl<'a, 'de> Variant<'a, 'de> {
+    /// The reader at the variant's data; a variant written by name alone has none.
+    fn data(self, expected: &'static str) -> Result<&'a mut Reader<'de>> {
+        if self.with_data {
+            Ok(self.de)
+        } else {
+            Err(de::Error::invalid_type(
+                de::Unexpected::UnitVariant,
+                &expected,
+            ))
+        }
+    }
 }
 
 impl<'a, 'de> de::EnumAccess<'de> for Variant<'a, 'de> {
@@ -379,15 +402,18 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<()> {
-        de::Deserialize::deserialize(self.de)
+        match self.with_data {
+            true => de::Deserialize::deserialize(self.de),
+            false => Ok(()),
+        }
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
-        seed.deserialize(self.de)
+        seed.deserialize(self.data("a variant with data")?)
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
-        de::Deserializer::deserialize_any(self.de, visitor)
+        de::Deserializer::deserialize_any(self.data("a tuple variant")?, visitor)
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -395,54 +421,6 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        de::Deserializer::deserialize_any(self.de, visitor)
-    }
-}
-
-/// An enum written as its variant's name alone.
-struct UnitVariant<'a, 'de> {
-    de: &'a mut Reader<'de>,
-}
-
-impl<'a, 'de> de::EnumAccess<'de> for UnitVariant<'a, 'de> {
-    type Error = Error;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
-        let v = seed.deserialize(&mut *self.de)?;
-        Ok((v, self))
-    }
-}
-
-impl<'de> de::VariantAccess<'de> for UnitVariant<'_, 'de> {
-    type Error = Error;
-
-    fn unit_variant(self) -> Result<()> {
-        Ok(())
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
-        Err(de::Error::invalid_type(
-            de::Unexpected::UnitVariant,
-            &"a variant with data",
-        ))
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
-        Err(de::Error::invalid_type(
-            de::Unexpected::UnitVariant,
-            &"a tuple variant",
-        ))
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value> {
-        Err(de::Error::invalid_type(
-            de::Unexpected::UnitVariant,
-            &"a struct variant",
-        ))
+        de::Deserializer::deserialize_any(self.data("a struct variant")?, visitor)
     }
 }

@@ -146,9 +146,8 @@ impl Log {
             reply,
         })?;
         let reply = rx.await.map_err(|_| StoreError::Closed)?;
-        let (units, parts) = reply.spent.into_parts();
-        shared.buffers.give(parts);
-        drop(units);
+        // The rest of what the writer handed back is dropped here, off its thread.
+        shared.buffers.give(reply.spent.parts);
         reply.result
     }
 }

@@ -51,19 +51,13 @@ pub(crate) struct Reply {
 
 #[derive(Debug, Default)]
 pub(crate) struct Spent {
+    #[expect(dead_code, reason = "held only to be dropped by the caller")]
     units: Vec<AppendUnit>,
-    parts: Prepared,
+    /// The request's encoding buffer, for the caller to hand back for reuse.
+    pub parts: Prepared,
     /// Batches that fell out of the in-memory tail.
     #[expect(dead_code, reason = "held only to be dropped by the caller")]
     tail: Vec<Arc<Vec<StoredRecord>>>,
-}
-
-impl Spent {
-    /// The request's records (to drop) and its encoding buffer (to reuse); the tail
-    /// batches are dropped here.
-    pub(crate) fn into_parts(self) -> (Vec<AppendUnit>, Prepared) {
-        (self.units, self.parts)
-    }
 }
 
 pub(crate) enum Request {

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use async_trait::async_trait;
 use counterfoil_core::{Store, StoredRecord};
 
+use crate::state_file::Encoded;
 use crate::{ProjectionError, Result};
 
 /// Records read per `read_all` call.
@@ -24,12 +25,11 @@ pub trait DynProjection: Send + Sync {
     fn reset(&mut self);
     /// True when the state file is behind the state.
     fn needs_persist(&self) -> bool;
-    async fn persist(&mut self) -> Result<()>;
     /// The state file's bytes for the state as it is now (CPU only, no I/O), so several
     /// projections can encode theirs at once.
-    fn encode(&self) -> Result<Saving>;
-    /// Writes what [`DynProjection::encode`] gave.
-    async fn write_encoded(&mut self, saving: Saving) -> Result<()>;
+    fn encode(&self) -> Result<Encoded>;
+    /// Writes what [`DynProjection::encode`] gave, state and checkpoint together.
+    async fn write_encoded(&mut self, encoded: Encoded) -> Result<()>;
     async fn persist_if_due(&mut self) -> Result<()>;
 }
 
@@ -101,13 +101,6 @@ pub async fn catch_up_all(
     Ok(read)
 }
 
-/// An encoded state file waiting to be written, and the position it checkpoints.
-#[derive(Debug)]
-pub struct Saving {
-    pub(crate) encoded: crate::state_file::Encoded,
-    pub(crate) position: u64,
-}
-
 /// Persists every projection that needs it: the states are encoded on a thread each
 /// (a large read model takes a good share of a rebuild to encode), then written one
 /// after the other.
@@ -115,7 +108,7 @@ async fn persist_all(projections: &mut [&mut dyn DynProjection]) -> Result<()> {
     let due: Vec<usize> = (0..projections.len())
         .filter(|&i| projections[i].needs_persist())
         .collect();
-    let encoded: Vec<Result<Saving>> = match due.as_slice() {
+    let encoded: Vec<Result<Encoded>> = match due.as_slice() {
         [] => return Ok(()),
         [one] => vec![projections[*one].encode()],
         _ => {
@@ -137,8 +130,8 @@ async fn persist_all(projections: &mut [&mut dyn DynProjection]) -> Result<()> {
             })
         }
     };
-    for (i, saving) in due.into_iter().zip(encoded) {
-        projections[i].write_encoded(saving?).await?;
+    for (i, encoded) in due.into_iter().zip(encoded) {
+        projections[i].write_encoded(encoded?).await?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use counterfoil_core::{Hash, Store, StoredRecord};
 
 use crate::live::{LiveRunner, LiveState};
-use crate::many::{DynProjection, Saving, catch_up_all};
+use crate::many::{DynProjection, catch_up_all};
 use crate::state_file::{self, Rejection};
 use crate::{ProjectionError, Projector, Result};
 
@@ -318,8 +318,8 @@ impl<P: Projector> Projection<P> {
     }
 
     /// The state file's bytes for the state as it is now.
-    fn encode(&self) -> Result<Saving> {
-        let encoded = state_file::encode(
+    fn encode(&self) -> Result<state_file::Encoded> {
+        state_file::encode(
             P::NAME,
             P::VERSION,
             &self.state.settings(),
@@ -331,21 +331,14 @@ impl<P: Projector> Projection<P> {
             projection: P::NAME,
             path: self.path.clone(),
             reason,
-        })?;
-        Ok(Saving {
-            encoded,
-            position: self.position,
         })
     }
 
-    /// Writes bytes from [`Projection::encode`]; the state counts as saved only when
-    /// nothing was folded since they were encoded.
-    async fn write_encoded(&mut self, saving: Saving) -> Result<()> {
-        write_file::<P>(self.path.clone(), saving.encoded).await?;
-        if saving.position == self.position {
-            self.unsaved = 0;
-            self.dirty = false;
-        }
+    /// Writes bytes from [`Projection::encode`], taken with nothing folded since.
+    async fn write_encoded(&mut self, encoded: state_file::Encoded) -> Result<()> {
+        write_file::<P>(self.path.clone(), encoded).await?;
+        self.unsaved = 0;
+        self.dirty = false;
         self.saved_at = Instant::now();
         Ok(())
     }
@@ -457,16 +450,12 @@ impl<P: Projector> DynProjection for Projection<P> {
         self.dirty || self.unsaved > 0
     }
 
-    async fn persist(&mut self) -> Result<()> {
-        Projection::persist(self).await
-    }
-
-    fn encode(&self) -> Result<Saving> {
+    fn encode(&self) -> Result<state_file::Encoded> {
         Projection::encode(self)
     }
 
-    async fn write_encoded(&mut self, saving: Saving) -> Result<()> {
-        Projection::write_encoded(self, saving).await
+    async fn write_encoded(&mut self, encoded: state_file::Encoded) -> Result<()> {
+        Projection::write_encoded(self, encoded).await
     }
 
     async fn persist_if_due(&mut self) -> Result<()> {
