@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use counterfoil_core::catalog::TicketRef;
 use counterfoil_core::{
-    AppendOutcome, ExpectedRevision, Hash, Id, NewRecord, RecordBody, Store, StoreError,
+    AppendOutcome, Chain, ExpectedRevision, Hash, Id, NewRecord, RecordBody, Store, StoreError,
     StoredRecord, StreamWrite, UnitOutcome,
 };
 use futures::StreamExt;
@@ -103,7 +103,8 @@ pub async fn run_all_with<H: Harness>(h: &mut H) {
     case!(concurrent_appenders_same_stream);
     case!(large_unit);
     case!(append_batch_stops_after_first_failure);
-    case!(append_batch_when_waits_for_go);
+    case!(chained_batches_follow_in_order);
+    case!(a_broken_chain_writes_nothing_after_it);
     eprintln!("conformance: idempotency_survives_reopen");
     idempotency_survives_reopen(h).await;
 }
@@ -762,55 +763,170 @@ async fn append_batch_stops_after_first_failure<S: Store>(s: Arc<S>) {
     assert!(s.append_batch(Vec::new()).await.unwrap().is_empty());
 }
 
-/// `append_batch_when`: nothing is written before `go` answers; false writes nothing
-/// (every unit `NotAttempted`), true writes the batch as `append_batch` would.
-async fn append_batch_when_waits_for_go<S: Store>(s: Arc<S>) {
+/// Positions of an appended unit's records.
+fn unit_positions(outcome: &UnitOutcome) -> Vec<u64> {
+    match outcome {
+        UnitOutcome::Appended(o) => o.records.iter().map(|r| r.position).collect(),
+        other => panic!("not appended: {other:?}"),
+    }
+}
+
+/// `append_batch_chained`: a batch handed over before the one it follows waits for
+/// it, is written after it, and both verdicts say "whole".
+async fn chained_batches_follow_in_order<S: Store>(s: Arc<S>) {
     // Many records, so a store that encodes ahead does so off the caller's task.
-    let held = records("gw-held", 600);
-    let (go, gate) = tokio::sync::oneshot::channel::<bool>();
+    let first = records("ch-first", 600);
+    let second = records("ch-second", 3);
+    let (c1, v1) = Chain::after(None);
+    let (c2, v2) = Chain::after(Some(v1.clone()));
     let store = s.clone();
     let units = vec![vec![write(
-        "gw-held",
+        "ch-second",
         ExpectedRevision::NoStream,
-        held.clone(),
+        second.clone(),
     )]];
-    let task = tokio::spawn(async move {
-        store
-            .append_batch_when(units, Box::pin(async move { gate.await.unwrap_or(false) }))
-            .await
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert_eq!(s.stream_revision("gw-held").await.unwrap(), None);
-    assert!(s.find_by_id(held[0].id).await.unwrap().is_none());
-    go.send(false).unwrap();
-    let out = task.await.unwrap().unwrap();
-    assert_eq!(out.len(), 1);
-    assert!(matches!(&out[0], UnitOutcome::NotAttempted), "{:?}", out[0]);
-    assert_eq!(s.stream_revision("gw-held").await.unwrap(), None);
-
-    let (go, gate) = tokio::sync::oneshot::channel::<bool>();
-    let store = s.clone();
+    let later = tokio::spawn(async move { store.append_batch_chained(units, c2).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(s.stream_revision("ch-second").await.unwrap(), None);
+    assert_eq!(v2.get(), None);
     let units = vec![
-        vec![write("gw-a", ExpectedRevision::NoStream, held.clone())],
-        vec![write("gw-b", ExpectedRevision::NoStream, vec![record("b")])],
+        vec![write("ch-first", ExpectedRevision::NoStream, first.clone())],
+        vec![write(
+            "ch-other",
+            ExpectedRevision::NoStream,
+            vec![record("o")],
+        )],
     ];
-    let task = tokio::spawn(async move {
-        store
-            .append_batch_when(units, Box::pin(async move { gate.await.unwrap_or(false) }))
+    let out1 = s.append_batch_chained(units, c1).await.unwrap();
+    let out2 = later.await.unwrap().unwrap();
+    assert_eq!(out1.len(), 2);
+    assert_eq!(out2.len(), 1);
+    let last_of_first = unit_positions(&out1[1]).into_iter().max().unwrap();
+    assert!(
+        unit_positions(&out1[0])
+            .into_iter()
+            .all(|p| p < last_of_first)
+    );
+    assert!(
+        unit_positions(&out2[0])
+            .into_iter()
+            .all(|p| p > last_of_first)
+    );
+    assert_eq!(v1.get(), Some(true));
+    assert_eq!(v2.get(), Some(true));
+    let back = s.read_stream("ch-second", 0, 10).await.unwrap();
+    assert_eq!(back.len(), second.len());
+    for (stored, new) in back.iter().zip(&second) {
+        assert_stored_as(stored, new, "ch-second");
+    }
+}
+
+/// `append_batch_chained`: after a batch that was not written whole (a failed unit, a
+/// duplicate record, or a link dropped before it reached the store), nothing of the
+/// batches chained after it is written, and their verdicts say so.
+async fn a_broken_chain_writes_nothing_after_it<S: Store>(s: Arc<S>) {
+    let existing = record("cb-existing");
+    s.append("cb-x", ExpectedRevision::NoStream, vec![existing.clone()])
+        .await
+        .unwrap();
+
+    // A unit that fails: the stream exists, NoStream is expected.
+    let (c1, v1) = Chain::after(None);
+    let (c2, v2) = Chain::after(Some(v1.clone()));
+    let (c3, v3) = Chain::after(Some(v2.clone()));
+    let (a, b, c) = (record("cb-a"), record("cb-b"), record("cb-c"));
+    let out1 = s
+        .append_batch_chained(
+            vec![
+                vec![write("cb-a", ExpectedRevision::NoStream, vec![a.clone()])],
+                vec![write("cb-x", ExpectedRevision::NoStream, vec![record("x")])],
+            ],
+            c1,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out1[0], UnitOutcome::Appended(_)),
+        "{:?}",
+        out1[0]
+    );
+    assert!(matches!(&out1[1], UnitOutcome::Failed(_)), "{:?}", out1[1]);
+    assert_eq!(v1.get(), Some(false));
+    for (chain, rec, verdict) in [(c2, &b, &v2), (c3, &c, &v3)] {
+        let out = s
+            .append_batch_chained(
+                vec![vec![write(
+                    "cb-b",
+                    ExpectedRevision::Any,
+                    vec![rec.clone()],
+                )]],
+                chain,
+            )
             .await
-    });
-    go.send(true).unwrap();
-    let out = task.await.unwrap().unwrap();
-    assert_eq!(out.len(), 2);
-    for u in &out {
-        assert!(matches!(u, UnitOutcome::Appended(_)), "{u:?}");
+            .unwrap();
+        assert!(matches!(&out[0], UnitOutcome::NotAttempted), "{:?}", out[0]);
+        assert_eq!(verdict.get(), Some(false));
+        assert!(s.find_by_id(rec.id).await.unwrap().is_none());
     }
-    let back = s.read_stream("gw-a", 0, 1_000).await.unwrap();
-    assert_eq!(back.len(), held.len());
-    for (stored, new) in back.iter().zip(&held) {
-        assert_stored_as(stored, new, "gw-a");
+    assert_eq!(s.stream_revision("cb-b").await.unwrap(), None);
+
+    // A duplicate: appended, but not as decided.
+    let (c1, v1) = Chain::after(None);
+    let (c2, v2) = Chain::after(Some(v1.clone()));
+    let out1 = s
+        .append_batch_chained(
+            vec![vec![write(
+                "cb-x",
+                ExpectedRevision::Any,
+                vec![existing.clone()],
+            )]],
+            c1,
+        )
+        .await
+        .unwrap();
+    match &out1[0] {
+        UnitOutcome::Appended(o) => assert!(o.all_duplicates()),
+        other => panic!("{other:?}"),
     }
-    assert_eq!(s.stream_revision("gw-b").await.unwrap(), Some(0));
+    assert_eq!(v1.get(), Some(false));
+    let d = record("cb-d");
+    let out2 = s
+        .append_batch_chained(
+            vec![vec![write(
+                "cb-d",
+                ExpectedRevision::NoStream,
+                vec![d.clone()],
+            )]],
+            c2,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out2[0], UnitOutcome::NotAttempted),
+        "{:?}",
+        out2[0]
+    );
+    assert_eq!(v2.get(), Some(false));
+    assert!(s.find_by_id(d.id).await.unwrap().is_none());
+
+    // A link dropped before its batch reached the store.
+    let (c1, v1) = Chain::after(None);
+    let (c2, _) = Chain::after(Some(v1));
+    drop(c1);
+    let e = record("cb-e");
+    let out = s
+        .append_batch_chained(
+            vec![vec![write(
+                "cb-e",
+                ExpectedRevision::NoStream,
+                vec![e.clone()],
+            )]],
+            c2,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], UnitOutcome::NotAttempted), "{:?}", out[0]);
+    assert!(s.find_by_id(e.id).await.unwrap().is_none());
 }
 
 async fn idempotency_survives_reopen<H: Harness>(h: &mut H) {

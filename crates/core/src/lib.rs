@@ -6,6 +6,7 @@
 //! [`Store`]; the command layer (`counterfoil-ledger`) drives [`rules::LedgerState`].
 
 pub mod catalog;
+pub mod chain;
 mod checks;
 pub mod error;
 pub mod msgpack;
@@ -16,6 +17,7 @@ pub mod store;
 pub mod values;
 
 pub use catalog::{RecordBody, RecordType};
+pub use chain::{Chain, Verdict};
 pub use error::{FieldError, Refusal, RefusalReason, StoreError};
 pub use record::{Hash, NewRecord, StoredRecord};
 pub use store::{

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::Stream;
 
+use crate::chain::Chain;
 use crate::error::StoreError;
 use crate::record::{Hash, NewRecord, StoredRecord};
 
@@ -133,6 +134,16 @@ impl UnitOutcome {
     pub fn none_attempted(units: usize) -> Vec<UnitOutcome> {
         (0..units).map(|_| UnitOutcome::NotAttempted).collect()
     }
+
+    /// True when a batch of `units` units was written whole: one outcome per unit,
+    /// each appended, with no record a duplicate (see [`Store::append_batch_chained`]).
+    pub fn written_whole(outcomes: &[UnitOutcome], units: usize) -> bool {
+        outcomes.len() == units
+            && outcomes.iter().all(|o| match o {
+                UnitOutcome::Appended(a) => a.records.iter().all(|r| !r.duplicate),
+                UnitOutcome::Failed(_) | UnitOutcome::NotAttempted => false,
+            })
+    }
 }
 
 /// Records from a position on: first the stored ones (catch-up), then new ones as they
@@ -233,20 +244,33 @@ pub trait Store: Send + Sync + 'static {
         Ok(out)
     }
 
-    /// [`Store::append_batch`] once `go` answers true: a store may get the batch ready
-    /// (encode it) while the caller still waits for an earlier batch to come back.
-    /// When `go` answers false nothing is written and every unit is
-    /// [`UnitOutcome::NotAttempted`].
-    async fn append_batch_when(
+    /// [`Store::append_batch`] for a batch chained after another ([`Chain`]): it is
+    /// written after the batch before it, and only if that one was written whole
+    /// (every unit appended, no record a duplicate). Otherwise nothing of it is written
+    /// and every unit is [`UnitOutcome::NotAttempted`]. Either way this batch's own
+    /// verdict is given, for the batch chained after it.
+    ///
+    /// This default waits for the verdict of the batch before before it starts; a
+    /// store may instead queue the batch right behind the one before and check the
+    /// link when it writes (the embedded log does, so both share a sync).
+    async fn append_batch_chained(
         &self,
         units: Vec<AppendUnit>,
-        go: futures::future::BoxFuture<'static, bool>,
+        chain: Chain,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
-        if go.await {
-            self.append_batch(units).await
-        } else {
-            Ok(UnitOutcome::none_attempted(units.len()))
+        let (after, own) = chain.into_parts();
+        if let Some(after) = after
+            && !after.outcome().await
+        {
+            return Ok(UnitOutcome::none_attempted(units.len()));
         }
+        own.handed_over();
+        let count = units.len();
+        let result = self.append_batch(units).await;
+        if let Ok(outcomes) = &result {
+            own.resolve_from(outcomes, count);
+        }
+        result
     }
 
     /// Reads up to `max` records of a stream from `from_revision` on, in revision order.

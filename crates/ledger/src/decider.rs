@@ -11,14 +11,15 @@
 //! later submission gets the store error until the ledger is reopened.
 
 use std::collections::HashMap as StdHashMap;
+use std::collections::VecDeque;
 
 type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use counterfoil_core::rules::LedgerState;
 use counterfoil_core::{
-    AppendUnit, ExpectedRevision, Id, NewRecord, Refusal, RefusalReason, Store, StoreError,
-    StoredRecord, StreamWrite, UnitOutcome,
+    AppendUnit, Chain, ExpectedRevision, Id, NewRecord, Refusal, RefusalReason, Store, StoreError,
+    StoredRecord, StreamWrite, UnitOutcome, Verdict,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -268,20 +269,24 @@ struct Meta {
     batch_dups: Vec<BatchDuplicate>,
 }
 
-/// A prepared batch whose write task is started but waits for `go`.
-struct Started {
-    meta: Meta,
-    go: oneshot::Sender<bool>,
-    write: tokio::task::JoinHandle<Result<Vec<UnitOutcome>, StoreError>>,
-}
+type WriteTask = tokio::task::JoinHandle<Result<Vec<UnitOutcome>, StoreError>>;
 
-/// A batch handed to the store whose answer has not been matched yet.
+/// A decided batch whose answers wait for the store: its write (chained after the
+/// batches decided before it, so it is written only if they were written whole), or,
+/// when it writes nothing, only for those batches to come back as decided.
 struct InFlight {
     jobs: Vec<Work>,
-    meta: Meta,
+    /// The write and what it takes to match its answers; none when nothing of the
+    /// batch is written (every record refused or answered from the store).
+    write: Option<(Meta, WriteTask)>,
+    /// The write's answer, once taken while waiting for it.
+    done: Option<Result<Result<Vec<UnitOutcome>, StoreError>, tokio::task::JoinError>>,
     /// Which answers were settled before this batch was decided.
     before: Vec<Vec<bool>>,
-    write: tokio::task::JoinHandle<Result<Vec<UnitOutcome>, StoreError>>,
+    /// Records whose id an earlier batch in flight writes: answered from the store
+    /// once this batch is next (job and record index).
+    deferred: Vec<(usize, usize)>,
+    records: usize,
 }
 
 impl InFlight {
@@ -290,12 +295,23 @@ impl InFlight {
     /// waits for it. A single record with such an id is deferred instead (see
     /// [`Decider::settle_deferred`]).
     fn writes_any_of_atomic(&self, jobs: &[Work]) -> bool {
+        let Some((meta, _)) = &self.write else {
+            return false;
+        };
         jobs.iter()
             .filter(|w| w.atomic)
             .flat_map(|w| &w.job.records)
-            .any(|r| self.meta.in_batch.contains_key(&r.id))
+            .any(|r| meta.in_batch.contains_key(&r.id))
+    }
+
+    /// True when its answer can be matched without waiting.
+    fn is_ready(&self) -> bool {
+        self.done.is_some() || self.write.as_ref().is_none_or(|(_, w)| w.is_finished())
     }
 }
+
+/// At most this many decided batches wait for the store at once.
+const MAX_IN_FLIGHT: usize = 16;
 
 /// Least number of retries in reservation mode, where several ledgers may share the
 /// store and conflicts are ordinary.
@@ -355,26 +371,65 @@ impl Decider {
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let max_batch = self.config.max_batch.max(1);
-        // The batch the store is writing. While it is in flight the next batch is
-        // decided against the state that assumes it written; that batch goes to the
-        // store only once this one came back as decided, so a failure or a conflict
-        // never lets a decision built on an unwritten record through.
-        let mut inflight: Option<InFlight> = None;
+        // Batches handed to the store and not yet answered, oldest first. Each was
+        // decided against the state that assumes every batch before it written, and
+        // is chained after the one before it, so the store writes it only if that one
+        // was written whole; otherwise it and everything after it are decided again.
+        // Deciding never waits for a write: the store's group commit gathers the
+        // batches queued meanwhile into one write and one sync.
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        // The verdict of the newest batch written, which the next one chains to.
+        let mut last_verdict: Option<Verdict> = None;
         loop {
-            let first = if inflight.is_some() {
-                rx.try_recv().ok()
-            } else {
+            // Answer the batches already back, oldest first.
+            while inflight.front().is_some_and(InFlight::is_ready) {
+                self.finish_oldest(&mut inflight).await;
+            }
+            if inflight.is_empty() {
+                last_verdict = None;
+            }
+            let in_flight_records: usize = inflight.iter().map(|f| f.records).sum();
+            let first = if inflight.is_empty() {
                 match rx.recv().await {
-                    Some(r) => Some(r),
+                    Some(r) => r,
                     None => return,
                 }
-            };
-            let Some(first) = first else {
-                // Nothing new is queued: finish the batch in flight.
-                if let Some(f) = inflight.take() {
-                    self.finish(f).await;
-                }
+            } else if inflight.len() >= MAX_IN_FLIGHT
+                || in_flight_records >= max_batch.saturating_mul(2)
+            {
+                self.finish_oldest(&mut inflight).await;
                 continue;
+            } else {
+                match rx.try_recv() {
+                    Ok(r) => r,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        self.drain(&mut inflight).await;
+                        return;
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // Nothing queued: wait for a request or for the oldest write.
+                        let Some(front) = inflight.front_mut() else {
+                            continue;
+                        };
+                        let Some((_, write)) = front.write.as_mut() else {
+                            continue;
+                        };
+                        tokio::select! {
+                            biased;
+                            done = write => {
+                                front.done = Some(done);
+                                continue;
+                            }
+                            r = rx.recv() => match r {
+                                Some(r) => r,
+                                None => {
+                                    self.drain(&mut inflight).await;
+                                    return;
+                                }
+                            },
+                        }
+                    }
+                }
             };
             let mut jobs = Vec::new();
             let mut queries = Vec::new();
@@ -405,65 +460,43 @@ impl Decider {
                 && shutdown.is_none()
                 && self.failed.is_none()
                 && !jobs.is_empty()
-                && !inflight
-                    .as_ref()
-                    .is_some_and(|f| f.writes_any_of_atomic(&jobs));
+                && !inflight.iter().any(|f| f.writes_any_of_atomic(&jobs));
             if speculate {
                 let before: Vec<Vec<bool>> = jobs.iter().map(Work::settled).collect();
-                let rebuilds = self.rebuilds;
-                let writing = inflight.as_ref().map(|f| &f.meta.in_batch);
-                let (prepared, deferred) = self.prepare(&mut jobs, writing).await;
-                // The write of this batch starts now (the store encodes it while the
-                // batch in flight is still being written) but reaches the store only
-                // once `go` says that batch came back as decided.
-                let started = prepared.map(|p| self.start_write(p));
-                if started.is_some() {
+                let writing: Vec<&HashMap<Uuid, Placed>> = inflight
+                    .iter()
+                    .filter_map(|f| f.write.as_ref().map(|(m, _)| &m.in_batch))
+                    .collect();
+                let (prepared, deferred) = self.prepare(&mut jobs, &writing).await;
+                let write = prepared.map(|p| {
+                    let (chain, verdict) = Chain::after(last_verdict.take());
+                    last_verdict = Some(verdict);
+                    let write = tokio::spawn(reserve::write_batch_chained(
+                        self.store.clone(),
+                        p.units,
+                        p.reservations,
+                        chain,
+                    ));
+                    (p.meta, write)
+                });
+                let started = write.is_some();
+                inflight.push_back(InFlight {
+                    jobs,
+                    write,
+                    done: None,
+                    before,
+                    deferred,
+                    records,
+                });
+                if started {
                     // The write task sits in this worker's next-task slot, which other
-                    // workers do not steal from: let it start before waiting here.
+                    // workers do not steal from: let it start before deciding more.
                     tokio::task::yield_now().await;
                 }
-                let clean = match inflight.take() {
-                    Some(f) => self.finish(f).await,
-                    None => true,
-                };
-                if clean && self.rebuilds == rebuilds && self.failed.is_none() {
-                    match started {
-                        None => {
-                            self.settle_deferred(&mut jobs, &deferred).await;
-                            for work in jobs {
-                                work.answer();
-                            }
-                        }
-                        Some(Started { meta, go, write }) => {
-                            let _ = go.send(true);
-                            self.settle_deferred(&mut jobs, &deferred).await;
-                            inflight = Some(InFlight {
-                                jobs,
-                                meta,
-                                before,
-                                write,
-                            });
-                            // As above: the woken write must not wait for the next
-                            // batch to be decided.
-                            tokio::task::yield_now().await;
-                        }
-                    }
-                    continue;
-                }
-                if let Some(Started { go, write, .. }) = started {
-                    // Nothing of it is written: `go` answers false.
-                    let _ = go.send(false);
-                    let _ = write.await;
-                }
-                // The batch in flight was not written as decided: the state was rebuilt
-                // or the ledger stopped, so this batch is decided again from scratch.
-                for w in &mut jobs {
-                    w.reset_all();
-                }
+                continue;
             }
-            if let Some(f) = inflight.take() {
-                self.finish(f).await;
-            }
+            self.drain(&mut inflight).await;
+            last_verdict = None;
             if !jobs.is_empty() {
                 self.process(&mut jobs).await;
             }
@@ -484,28 +517,108 @@ impl Decider {
         }
     }
 
-    /// Matches the answers of a batch in flight, retries what must be, and answers
-    /// its submitters. True when it was written exactly as decided.
+    /// Answers every batch in flight, oldest first.
+    async fn drain(&mut self, inflight: &mut VecDeque<InFlight>) {
+        while !inflight.is_empty() {
+            self.finish_oldest(inflight).await;
+        }
+    }
+
+    /// Answers the oldest batch in flight. When it did not come back as decided, the
+    /// batches after it (which the store did not write: their chain is broken) are
+    /// decided again, from the state rebuilt from the log, and answered too.
+    async fn finish_oldest(&mut self, inflight: &mut VecDeque<InFlight>) {
+        let Some(f) = inflight.pop_front() else {
+            return;
+        };
+        if self.finish(f).await {
+            return;
+        }
+        let mut again = Vec::new();
+        for f in inflight.drain(..) {
+            let InFlight {
+                mut jobs,
+                write,
+                done,
+                before,
+                ..
+            } = f;
+            if let Some((meta, write)) = write {
+                let written = match done {
+                    Some(done) => done,
+                    None => write.await,
+                };
+                let written = match written {
+                    Ok(r) => r,
+                    Err(e) => Err(StoreError::Backend(format!("the append task failed: {e}"))),
+                };
+                match written {
+                    Ok(outcomes)
+                        if outcomes
+                            .iter()
+                            .all(|o| matches!(o, UnitOutcome::NotAttempted)) => {}
+                    // Not expected (the chain was broken), but if the store answered
+                    // anything else, it is matched like any batch's answer.
+                    result => {
+                        let result = match result {
+                            Ok(outcomes) => self.complete(&mut jobs, meta, outcomes).await,
+                            Err(e) => Err(e),
+                        };
+                        let _ = self.after_attempt(&mut jobs, &before, result);
+                        again.extend(jobs);
+                        continue;
+                    }
+                }
+            }
+            // Decided against a state that assumed the broken batch written.
+            for w in &mut jobs {
+                w.reset_all();
+            }
+            again.extend(jobs);
+        }
+        if !again.is_empty() {
+            self.process(&mut again).await;
+        }
+        for work in again {
+            work.answer();
+        }
+    }
+
+    /// Answers the deferred records of a batch, matches the answers of its write,
+    /// retries what must be, and answers its submitters. True when it was written
+    /// exactly as decided (or writes nothing).
     async fn finish(&mut self, inflight: InFlight) -> bool {
         let InFlight {
             mut jobs,
-            meta,
-            before,
             write,
+            done,
+            before,
+            deferred,
+            ..
         } = inflight;
+        // Every batch before this one came back as decided, so the ids these records
+        // waited for are stored.
+        self.settle_deferred(&mut jobs, &deferred).await;
         let rebuilds = self.rebuilds;
-        let written = match write.await {
-            Ok(r) => r,
-            Err(e) => Err(StoreError::Backend(format!("the append task failed: {e}"))),
-        };
-        let result = match written {
-            Ok(outcomes) => self.complete(&mut jobs, meta, outcomes).await,
-            Err(e) => Err(e),
-        };
-        let mut clean = matches!(result, Ok(None));
-        if let Next::Retry(conflict) = self.after_attempt(&mut jobs, &before, result) {
-            clean = false;
-            self.attempts(&mut jobs, 1, Some(conflict)).await;
+        let mut clean = true;
+        if let Some((meta, write)) = write {
+            let written = match done {
+                Some(done) => done,
+                None => write.await,
+            };
+            let written = match written {
+                Ok(r) => r,
+                Err(e) => Err(StoreError::Backend(format!("the append task failed: {e}"))),
+            };
+            let result = match written {
+                Ok(outcomes) => self.complete(&mut jobs, meta, outcomes).await,
+                Err(e) => Err(e),
+            };
+            clean = matches!(result, Ok(None));
+            if let Next::Retry(conflict) = self.after_attempt(&mut jobs, &before, result) {
+                clean = false;
+                self.attempts(&mut jobs, 1, Some(conflict)).await;
+            }
         }
         for work in jobs {
             work.answer();
@@ -585,7 +698,7 @@ impl Decider {
     /// when some records must be decided again (the state was rebuilt), `Err` on a
     /// failure that stops the ledger.
     async fn attempt(&mut self, jobs: &mut [Work]) -> Result<Option<StoreError>, StoreError> {
-        let Some(prepared) = self.prepare(jobs, None).await.0 else {
+        let Some(prepared) = self.prepare(jobs, &[]).await.0 else {
             return Ok(None);
         };
         let outcomes =
@@ -603,7 +716,7 @@ impl Decider {
     async fn prepare(
         &mut self,
         jobs: &mut [Work],
-        writing: Option<&HashMap<Uuid, Placed>>,
+        writing: &[&HashMap<Uuid, Placed>],
     ) -> (Option<Prepared>, Vec<(usize, usize)>) {
         let found = self.lookup(jobs).await;
         let mut deferred = Vec::new();
@@ -641,7 +754,7 @@ impl Decider {
                     let record = &jobs[j].job.records[r];
                     if let Some(answer) = stored_answer(record, &found) {
                         Action::Final(answer)
-                    } else if writing.is_some_and(|w| w.contains_key(&record.id)) {
+                    } else if writing.iter().any(|w| w.contains_key(&record.id)) {
                         Action::Defer
                     } else if let Some(&p) = in_batch.get(&record.id) {
                         if jobs[p.job].job.records[p.rec] == *record {
@@ -723,24 +836,6 @@ impl Decider {
             },
         };
         (Some(prepared), deferred)
-    }
-
-    /// Spawns the write of a prepared batch, held back until its `go` answers true.
-    fn start_write(&self, prepared: Prepared) -> Started {
-        let (go, gate) = oneshot::channel::<bool>();
-        let gate: futures::future::BoxFuture<'static, bool> =
-            Box::pin(async move { gate.await.unwrap_or(false) });
-        let write = tokio::spawn(reserve::write_batch_when(
-            self.store.clone(),
-            prepared.units,
-            prepared.reservations,
-            gate,
-        ));
-        Started {
-            meta: prepared.meta,
-            go,
-            write,
-        }
     }
 
     /// Answers the records [`Decider::prepare`] deferred, once the batch they waited

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use counterfoil_core::catalog::{LedgerReserved, ReservedRecord};
 use counterfoil_core::rules::LedgerState;
 use counterfoil_core::{
-    AppendOutcome, AppendUnit, ExpectedRevision, NewRecord, RecordBody, Store, StoreError,
+    AppendOutcome, AppendUnit, Chain, ExpectedRevision, NewRecord, RecordBody, Store, StoreError,
     StreamWrite, UnitOutcome,
 };
 use uuid::Uuid;
@@ -152,22 +152,31 @@ pub(crate) fn reservation(
     }
 }
 
-/// [`write_batch`] once `go` answers true; nothing is written when it answers false.
-/// Without reservations the store may get the batch ready meanwhile
-/// (`Store::append_batch_when`).
-pub(crate) async fn write_batch_when(
+/// [`write_batch`] chained after the batch before it (`Store::append_batch_chained`):
+/// written only if that one was written whole, else nothing of it is written. Without
+/// reservations the store may queue it right behind that batch.
+pub(crate) async fn write_batch_chained(
     store: Arc<dyn Store>,
     units: Vec<AppendUnit>,
     reservations: Vec<Option<StreamWrite>>,
-    go: futures::future::BoxFuture<'static, bool>,
+    chain: Chain,
 ) -> Result<Vec<UnitOutcome>, StoreError> {
     if reservations.is_empty() {
-        store.append_batch_when(units, go).await
-    } else if go.await {
-        write_batch(store, units, reservations).await
-    } else {
-        Ok(UnitOutcome::none_attempted(units.len()))
+        return store.append_batch_chained(units, chain).await;
     }
+    let (after, own) = chain.into_parts();
+    if let Some(after) = after
+        && !after.outcome().await
+    {
+        return Ok(UnitOutcome::none_attempted(units.len()));
+    }
+    own.handed_over();
+    let count = units.len();
+    let result = write_batch(store, units, reservations).await;
+    if let Ok(outcomes) = &result {
+        own.resolve_from(outcomes, count);
+    }
+    result
 }
 
 /// Writes a decided batch. Without reservations this is one `append_batch`. With

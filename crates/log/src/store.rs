@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use counterfoil_core::{
-    AppendOutcome, AppendUnit, BatchSubscription, Position, RecordBatch, Store, StoreError,
+    AppendOutcome, AppendUnit, BatchSubscription, Chain, Position, RecordBatch, Store, StoreError,
     StoredRecord, Subscription, UnitOutcome,
 };
 use tokio::sync::{oneshot, watch};
@@ -100,16 +100,18 @@ impl Log {
         units: Vec<AppendUnit>,
         batch: bool,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
-        self.submit_when(units, batch, None).await
+        self.submit_chained(units, batch, None).await
     }
 
-    /// Encodes `units`, waits for `go` (when given) and hands them to the writer; a
-    /// `go` answering false writes nothing.
-    async fn submit_when(
+    /// Encodes `units` and hands them to the writer. A chained batch waits until the
+    /// batch before it reached the writer (so the writer sees them in chain order) and
+    /// is not sent at all when that one is already known not written whole; the
+    /// writer checks the link again when it gets to it.
+    async fn submit_chained(
         &self,
         units: Vec<AppendUnit>,
         batch: bool,
-        go: Option<futures::future::BoxFuture<'static, bool>>,
+        chain: Option<Chain>,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
         self.check_open()?;
         // The costly part of each record's canonical bytes is encoded here, on the
@@ -130,21 +132,34 @@ impl Log {
             (units, parts)
         };
         let parts = parts?;
-        if let Some(go) = go
-            && !go.await
-        {
-            shared.buffers.give(parts);
-            return Ok(UnitOutcome::none_attempted(units.len()));
-        }
-        // The store may have closed while the batch waited for `go`.
+        let (chain, marker) = match chain {
+            None => (None, None),
+            Some(chain) => {
+                let (after, own) = chain.into_parts();
+                if let Some(after) = &after {
+                    after.handed_over().await;
+                    if after.get() == Some(false) {
+                        shared.buffers.give(parts);
+                        return Ok(UnitOutcome::none_attempted(units.len()));
+                    }
+                }
+                let marker = own.hand_over_marker();
+                (Some((after, own)), Some(marker))
+            }
+        };
+        // The store may have closed while the batch waited.
         self.check_open()?;
         let (reply, rx) = oneshot::channel();
         self.send(Request::Append {
             units,
             parts,
             batch,
+            chain,
             reply,
         })?;
+        if let Some(marker) = marker {
+            marker.mark();
+        }
         let reply = rx.await.map_err(|_| StoreError::Closed)?;
         // The rest of what the writer handed back is dropped here, off its thread.
         shared.buffers.give(reply.spent.parts);
@@ -169,15 +184,14 @@ impl Store for Log {
         self.submit(units, true).await
     }
 
-    async fn append_batch_when(
+    async fn append_batch_chained(
         &self,
         units: Vec<AppendUnit>,
-        go: futures::future::BoxFuture<'static, bool>,
+        chain: Chain,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
-        if units.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.submit_when(units, true, Some(go)).await
+        // Even an empty batch goes through the writer: its verdict is that of the
+        // batch before it.
+        self.submit_chained(units, true, Some(chain)).await
     }
 
     async fn read_stream(

@@ -21,6 +21,7 @@ use std::sync::mpsc;
 
 use counterfoil_core::{
     AppendOutcome, AppendUnit, Hash, RecordOutcome, StoreError, StoredRecord, UnitOutcome,
+    chain::{Resolver, Verdict},
 };
 use hashbrown::HashTable;
 use tokio::sync::{oneshot, watch};
@@ -39,6 +40,9 @@ use crate::{Durability, Shared, snapshot};
 const MAX_GROUP_RECORDS: usize = 1 << 16;
 
 pub(crate) type AppendReply = oneshot::Sender<Reply>;
+
+/// A chained batch's link ([`counterfoil_core::Chain`]).
+pub(crate) type Link = (Option<Verdict>, Resolver);
 
 /// The answer to an append request.
 #[derive(Debug)]
@@ -67,6 +71,8 @@ pub(crate) enum Request {
         parts: Prepared,
         /// `append_batch`: after the first failed unit, the rest are not attempted.
         batch: bool,
+        /// A chained batch: the verdict of the batch before it, and its own resolver.
+        chain: Option<Link>,
         reply: AppendReply,
     },
     Close {
@@ -103,6 +109,7 @@ pub(crate) struct Pending {
     units: Vec<AppendUnit>,
     parts: Prepared,
     batch: bool,
+    chain: Option<Link>,
     reply: AppendReply,
 }
 
@@ -358,6 +365,7 @@ impl Writer {
                         units,
                         parts,
                         batch,
+                        chain,
                         reply,
                     } => {
                         records += units
@@ -369,6 +377,7 @@ impl Writer {
                             units,
                             parts,
                             batch,
+                            chain,
                             reply,
                         });
                     }
@@ -458,9 +467,15 @@ impl Writer {
         let mut answers = Vec::with_capacity(appends.len());
         {
             let idx = shared.index.read().unwrap_or_else(|e| e.into_inner());
-            for p in appends {
+            for mut p in appends {
                 let mut out = Vec::with_capacity(p.units.len());
-                let mut failed = false;
+                // A chained batch goes only after the batch before it was sealed
+                // whole (that one came earlier in this group or in one before).
+                let chain = p.chain.take();
+                let mut failed = chain
+                    .as_ref()
+                    .and_then(|(after, _)| after.as_ref())
+                    .is_some_and(|after| after.get() != Some(true));
                 let mut first = 0;
                 for unit in &p.units {
                     let n = unit.iter().map(|w| w.records.len()).sum::<usize>();
@@ -476,6 +491,12 @@ impl Writer {
                         }
                     }
                     first += n;
+                }
+                if let Some((_, own)) = chain {
+                    // Sealed as it will be written; a failed write fails every
+                    // batch of the group and poisons the log, so nothing after it
+                    // is written either.
+                    own.resolve_from(&out, p.units.len());
                 }
                 answers.push((out, p));
             }
