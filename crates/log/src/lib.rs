@@ -111,6 +111,8 @@ pub struct TornTail {
     pub segment: String,
     /// Where the file now ends.
     pub offset: u64,
+    /// Bytes of the unacknowledged append that were cut: up to its last byte that is
+    /// not zero (zeros after it are padding the writer wrote ahead, also cut).
     pub bytes_dropped: u64,
 }
 

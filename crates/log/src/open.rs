@@ -187,6 +187,7 @@ pub(crate) fn open_folder(
                 .remove(&s.first)
                 .ok_or_else(|| corrupt(s.first, 0, None, "segment file vanished".into()))?,
             len: s.len,
+            allocated: s.len,
         },
         None => {
             let path = segment_path(dir, 0);
@@ -205,6 +206,7 @@ pub(crate) fn open_folder(
                 first: 0,
                 file,
                 len: HEADER_LEN,
+                allocated: HEADER_LEN,
             }
         }
     };
@@ -368,6 +370,18 @@ fn scan_segment(
         let rest = sc
             .window(offset, (file_len - offset) as usize)
             .map_err(read_err)?;
+        if rest.iter().all(|&b| b == 0) {
+            // Zeros the writer wrote ahead of its appends (or an append none of whose
+            // bytes reached the disk): the log ends here. Cut them, so the segment
+            // ends with its last frame as a closed one does.
+            truncate_at(file, first, offset)?;
+            tracing::debug!(
+                "{}: {} zero bytes after the last frame cut",
+                segment_label(first),
+                file_len - offset
+            );
+            return Ok(offset);
+        }
         if let Some(at) = later_frame(rest, expected) {
             return Err(corrupt(
                 first,
@@ -379,21 +393,15 @@ fn scan_segment(
                 ),
             ));
         }
-        let dropped = file_len - offset;
+        // What the unacknowledged append left: up to its last byte that is not zero
+        // (the zeros after it were written ahead of it).
+        let dropped = rest.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1) as u64;
         tracing::warn!(
-            "torn tail in {} at offset {offset}: {problem}; dropping {dropped} bytes (an unacknowledged append)",
-            segment_label(first)
+            "torn tail in {} at offset {offset}: {problem}; cutting {} bytes, {dropped} of them an unacknowledged append",
+            segment_label(first),
+            file_len - offset
         );
-        file.set_len(offset).map_err(|source| StoreError::Io {
-            op: "truncate",
-            path: segment_label(first),
-            source,
-        })?;
-        file.sync_data().map_err(|source| StoreError::Io {
-            op: "fdatasync",
-            path: segment_label(first),
-            source,
-        })?;
+        truncate_at(file, first, offset)?;
         *torn = Some(TornTail {
             segment: segment_label(first),
             offset,
@@ -402,6 +410,20 @@ fn scan_segment(
         return Ok(offset);
     }
     Ok(offset)
+}
+
+/// Cuts segment `first` at `offset`, durably.
+fn truncate_at(file: &dyn VfsFile, first: u64, offset: u64) -> Result<(), StoreError> {
+    file.set_len(offset).map_err(|source| StoreError::Io {
+        op: "truncate",
+        path: segment_label(first),
+        source,
+    })?;
+    file.sync_data().map_err(|source| StoreError::Io {
+        op: "fdatasync",
+        path: segment_label(first),
+        source,
+    })
 }
 
 /// Where a plausible, valid frame starts after the first byte of `bytes`, if anywhere.

@@ -85,8 +85,25 @@ pub(crate) enum Request {
 pub(crate) struct Active {
     pub first: u64,
     pub file: Arc<dyn VfsFile>,
+    /// Where its last frame ends.
     pub len: u64,
+    /// How far the file goes: `len`, or further when zeros were written ahead.
+    pub allocated: u64,
 }
+
+/// With strict durability, small groups are written into zeros the writer wrote
+/// ahead of them, up to this much past the data. `fdatasync` after a write that
+/// neither extends the file nor fills a hole has no inode to write back: on ext4 that
+/// is one device round trip fewer per sync (about 0.35 ms down to 0.2 ms on the
+/// reference machine). The padding costs one longer sync per megabyte.
+const ZERO_AHEAD: u64 = 1 << 20;
+
+/// Groups larger than this just extend the file: one inode write is little beside
+/// them, and zeroing ahead of them would write every byte twice.
+const ZERO_AHEAD_MAX_GROUP: u64 = 128 << 10;
+
+/// The zeros written ahead, a slice at a time.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 pub(crate) struct Writer {
     pub shared: Arc<Shared>,
@@ -411,6 +428,9 @@ impl Writer {
         // one on disk is current.
         let result = if self.poisoned.is_some() {
             Ok(())
+        } else if let Err(f) = self.trim_active() {
+            self.poisoned = Some(f.cause());
+            Err(f.error())
         } else if self.since_snapshot == 0 {
             self.sync_if_needed()
         } else {
@@ -762,6 +782,7 @@ impl Writer {
             self.write_run(start, self.buf.len(), off)?;
         }
         if self.shared.durability == Durability::Strict {
+            self.zero_ahead(self.buf.len() as u64)?;
             self.sync_active()?;
         } else {
             self.unsynced = true;
@@ -779,6 +800,40 @@ impl Writer {
             .map_err(|e| IoFailure::new("write", segment_label(self.active.first), &e))
     }
 
+    /// Keeps zeros written ahead of the data (see [`ZERO_AHEAD`]), within the
+    /// segment's size limit, after a group of `group_bytes`.
+    fn zero_ahead(&mut self, group_bytes: u64) -> Result<(), IoFailure> {
+        let limit = self.shared.segment_bytes;
+        let a = &mut self.active;
+        a.allocated = a.allocated.max(a.len);
+        if group_bytes > ZERO_AHEAD_MAX_GROUP || a.allocated >= a.len + ZERO_AHEAD / 2 {
+            return Ok(());
+        }
+        let target = a.len.saturating_add(ZERO_AHEAD).min(limit);
+        while a.allocated < target {
+            let n = (target - a.allocated).min(ZEROS.len() as u64) as usize;
+            a.file
+                .write_all_at(&ZEROS[..n], a.allocated)
+                .map_err(|e| IoFailure::new("write", segment_label(a.first), &e))?;
+            a.allocated += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Cuts the zeros written ahead off the active segment, so that it ends with its
+    /// last frame (a closed segment, or a log closed cleanly). Not synced here.
+    fn trim_active(&mut self) -> Result<(), IoFailure> {
+        let a = &mut self.active;
+        if a.allocated > a.len {
+            a.file
+                .set_len(a.len)
+                .map_err(|e| IoFailure::new("truncate", segment_label(a.first), &e))?;
+            a.allocated = a.len;
+            self.unsynced = true;
+        }
+        Ok(())
+    }
+
     fn sync_active(&mut self) -> Result<(), IoFailure> {
         self.active
             .file
@@ -791,6 +846,7 @@ impl Writer {
     /// Closes the active segment (synced, whatever the durability) and starts a new
     /// one whose first record will be `first`.
     fn roll(&mut self, first: u64) -> Result<(), IoFailure> {
+        self.trim_active()?;
         self.sync_active()?;
         let dir = self.shared.dir.join("segments");
         let path = dir.join(segment_file_name(first));
@@ -810,6 +866,7 @@ impl Writer {
             first,
             file,
             len: HEADER_LEN,
+            allocated: HEADER_LEN,
         };
         Ok(())
     }

@@ -9,6 +9,11 @@ use counterfoil_log::{Log, LogConfig};
 
 use crate::common::{append_each, frames, open, record, segments, snapshot_path};
 
+/// The length of `bytes` without its trailing zeros: what a torn tail reports dropped.
+fn up_to_last_nonzero(bytes: &[u8]) -> u64 {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1) as u64
+}
+
 async fn log_with_frames(dir: &std::path::Path, n: usize) {
     let (log, _) = open(dir);
     append_each(&log, "rec-a", n).await;
@@ -21,6 +26,9 @@ async fn a_frame_cut_in_half_is_a_torn_tail() {
     log_with_frames(tmp.path(), 5).await;
     let seg = &segments(tmp.path())[0];
     let (off, total) = *frames(seg).last().unwrap();
+    let kept = &std::fs::read(seg).unwrap()[off as usize..(off + total / 2) as usize];
+    let expected_dropped = up_to_last_nonzero(kept);
+    assert!(expected_dropped > 8, "the cut keeps the frame's header");
     let f = OpenOptions::new().write(true).open(seg).unwrap();
     f.set_len(off + total / 2).unwrap();
     drop(f);
@@ -29,7 +37,7 @@ async fn a_frame_cut_in_half_is_a_torn_tail() {
     let torn = report.torn_tail.expect("torn tail reported");
     assert_eq!(torn.segment, "segments/00000000000000000000.seg");
     assert_eq!(torn.offset, off);
-    assert_eq!(torn.bytes_dropped, total / 2);
+    assert_eq!(torn.bytes_dropped, expected_dropped);
     assert_eq!(report.records, 4);
     assert_eq!(
         std::fs::metadata(seg).unwrap().len(),
@@ -53,7 +61,7 @@ async fn garbage_after_the_last_frame_is_a_torn_tail() {
         (0..200u32)
             .map(|i| (i * 37 % 251) as u8)
             .collect::<Vec<u8>>(),
-        vec![0u8; 4096],
+        [vec![0u8; 100], vec![7u8], vec![0u8; 4000]].concat(),
         vec![0xffu8; 3],
     ] {
         let tmp = tempfile::tempdir().unwrap();
@@ -71,12 +79,115 @@ async fn garbage_after_the_last_frame_is_a_torn_tail() {
         let torn = report.torn_tail.expect("garbage reported as a torn tail");
         assert_eq!(
             (torn.offset, torn.bytes_dropped),
-            (len, garbage.len() as u64)
+            (len, up_to_last_nonzero(&garbage))
         );
         assert_eq!(report.records, 3);
         assert!(log.verify(&mut |_| {}).unwrap().is_ok());
         log.close().await.unwrap();
     }
+}
+
+/// Zeros after the last frame are what the writer writes ahead of its appends (see
+/// `docs/format.md`), or an append none of whose bytes reached the disk: the log ends
+/// at the last frame, the zeros are cut, and no torn tail is reported.
+#[tokio::test]
+async fn zeros_after_the_last_frame_are_cut_without_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    log_with_frames(tmp.path(), 3).await;
+    let seg = &segments(tmp.path())[0];
+    let len = std::fs::metadata(seg).unwrap().len();
+    OpenOptions::new()
+        .append(true)
+        .open(seg)
+        .unwrap()
+        .write_all(&vec![0u8; 1 << 20])
+        .unwrap();
+    let (log, report) = open(tmp.path());
+    assert!(report.torn_tail.is_none(), "{:?}", report.torn_tail);
+    assert_eq!(report.records, 3);
+    assert_eq!(std::fs::metadata(seg).unwrap().len(), len);
+    let o = log
+        .append("rec-a", ExpectedRevision::Exact(2), vec![record("next")])
+        .await
+        .unwrap();
+    assert_eq!(o.records[0].position, 3);
+    assert!(log.verify(&mut |_| {}).unwrap().is_ok());
+    log.close().await.unwrap();
+    assert_eq!(log_records(tmp.path()).await, 4);
+}
+
+/// With strict durability the writer keeps zeros ahead of its small appends, so a
+/// sync does not have to write back the file's size. What a crash leaves (the zeros
+/// included) opens with every record; a closed segment, and a log closed cleanly,
+/// end exactly with their last frame.
+#[tokio::test]
+async fn the_zeros_written_ahead_open_cleanly_and_never_outlive_a_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = LogConfig::new(tmp.path());
+    config.segment_bytes = 64 << 10;
+    let (log, _) = Log::open(config).unwrap();
+    append_each(&log, "zz", 400).await;
+    let segs = segments(tmp.path());
+    let active = segs.last().unwrap();
+    let data_end = |path: &std::path::Path| {
+        frames_before_zeros(path)
+            .last()
+            .map_or(16, |(off, total)| off + total)
+    };
+    assert!(
+        std::fs::metadata(active).unwrap().len() > data_end(active),
+        "the active segment has zeros ahead of its last frame"
+    );
+    let (segments_written, records) = (segs.len(), 400);
+    assert!(segments_written >= 2, "the test needs a closed segment");
+    for closed in &segs[..segs.len() - 1] {
+        assert_eq!(std::fs::metadata(closed).unwrap().len(), data_end(closed));
+    }
+    assert!(log.verify(&mut |_| {}).unwrap().is_ok());
+
+    // A crash now: the folder as it is on disk, zeros and all.
+    let crashed = tempfile::tempdir().unwrap();
+    crate::common::copy_dir(tmp.path(), crashed.path());
+    let (copy, report) = open(crashed.path());
+    assert!(report.torn_tail.is_none(), "{:?}", report.torn_tail);
+    assert_eq!(report.records, records);
+    let copied = segments(crashed.path());
+    let last = copied.last().unwrap();
+    assert_eq!(std::fs::metadata(last).unwrap().len(), data_end(last));
+    assert!(copy.verify(&mut |_| {}).unwrap().is_ok());
+    copy.close().await.unwrap();
+
+    log.close().await.unwrap();
+    assert_eq!(
+        std::fs::metadata(active).unwrap().len(),
+        data_end(active),
+        "closing cuts the zeros"
+    );
+    assert_eq!(log_records(tmp.path()).await, records);
+}
+
+/// (offset, length) of the frames of a segment up to the first zero length.
+fn frames_before_zeros(path: &std::path::Path) -> Vec<(u64, u64)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut off = 16usize;
+    while off + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
+        if len == 0 || off + 8 + len > bytes.len() {
+            break;
+        }
+        out.push((off as u64, 8 + len as u64));
+        off += 8 + len;
+    }
+    out
+}
+
+/// Records in a closed log, reopened.
+async fn log_records(dir: &std::path::Path) -> u64 {
+    let (log, report) = open(dir);
+    assert!(report.torn_tail.is_none());
+    log.close().await.unwrap();
+    report.records
 }
 
 #[tokio::test]
