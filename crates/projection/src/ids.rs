@@ -21,8 +21,23 @@ pub const NONE: u32 = u32::MAX;
 #[derive(Default, Clone)]
 pub struct IdTable {
     names: Vec<Box<str>>,
-    index: HashTable<u32>,
+    index: HashTable<Slot>,
     hasher: DefaultHashBuilder,
+}
+
+/// An entry of the hash index: the id's index and 32 bits of its hash. The table
+/// places entries by a hash spread from those 32 bits, so growing it never reads an
+/// id again, and a lookup compares ids only when the 32 bits agree.
+#[derive(Clone, Copy)]
+struct Slot {
+    ix: u32,
+    tag: u32,
+}
+
+/// The table hash of an entry whose id hashed to `tag` in its upper half.
+fn spread(tag: u32) -> u64 {
+    let t = u64::from(tag);
+    t.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ t
 }
 
 impl IdTable {
@@ -32,17 +47,27 @@ impl IdTable {
 
     /// The index of `id`, if it was interned.
     pub fn get(&self, id: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(id);
-        self.index.find(hash, |&ix| self.name_at(ix) == id).copied()
+        let tag = self.tag(id);
+        self.index
+            .find(spread(tag), |s| s.tag == tag && self.name_at(s.ix) == id)
+            .map(|s| s.ix)
+    }
+
+    fn tag(&self, id: &str) -> u32 {
+        (self.hasher.hash_one(id) >> 32) as u32
     }
 
     /// The index of `id`, interning it if new. Indexes are handed out in order from 0.
     /// A table is full at `u32::MAX - 1` ids; beyond that every new id answers
     /// [`NONE`], which projectors treat as unknown.
     pub fn intern(&mut self, id: &str) -> u32 {
-        let hash = self.hasher.hash_one(id);
-        if let Some(&ix) = self.index.find(hash, |&ix| self.name_at(ix) == id) {
-            return ix;
+        let tag = self.tag(id);
+        let hash = spread(tag);
+        if let Some(s) = self
+            .index
+            .find(hash, |s| s.tag == tag && self.name_at(s.ix) == id)
+        {
+            return s.ix;
         }
         let Ok(ix) = u32::try_from(self.names.len()) else {
             return NONE;
@@ -51,11 +76,8 @@ impl IdTable {
             return NONE;
         }
         self.names.push(id.into());
-        let names = &self.names;
-        let hasher = &self.hasher;
-        self.index.insert_unique(hash, ix, |&i| {
-            hasher.hash_one(names.get(i as usize).map_or("", |s| &**s))
-        });
+        self.index
+            .insert_unique(hash, Slot { ix, tag }, |s| spread(s.tag));
         ix
     }
 
