@@ -21,17 +21,20 @@ use crate::tokens::{self, Role};
 /// What masked personal fields show.
 pub const MASK: &str = "***";
 
-/// The token table, reloaded when the file's modification time or size changes.
+/// The token table, reloaded when the file is replaced (`token create` and `token
+/// revoke` write a new file and rename it over the old) or changes in place.
 #[derive(Debug)]
 pub struct Tokens {
     data: PathBuf,
-    /// `<data>/tokens.json`, looked at on every request.
-    file: PathBuf,
     inner: RwLock<Loaded>,
 }
 
 #[derive(Debug, Default)]
 struct Loaded {
+    /// The file the table was read from, kept open: every request asks the handle
+    /// whether that file is still the one at `<data>/tokens.json` (a replaced file
+    /// has no links left) and unchanged, which costs no path lookup.
+    file: Option<std::fs::File>,
     stamp: Option<(SystemTime, u64)>,
     by_hash: HashMap<String, (String, Role)>,
     /// Tokens already found in `by_hash`, by their text, so that a client's every
@@ -47,31 +50,42 @@ const SEEN_MAX: usize = 1024;
 impl Tokens {
     pub fn new(data: PathBuf) -> Arc<Self> {
         Arc::new(Self {
-            file: tokens::tokens_path(&data),
             data,
             inner: RwLock::new(Loaded::default()),
         })
     }
 
-    fn stamp(&self) -> Option<(SystemTime, u64)> {
-        let meta = std::fs::metadata(&self.file).ok()?;
+    /// The modification time and size of an open file that is still linked.
+    fn stamp(file: &std::fs::File) -> Option<(SystemTime, u64)> {
+        Self::stamp_of(&file.metadata().ok()?)
+    }
+
+    fn stamp_of(meta: &std::fs::Metadata) -> Option<(SystemTime, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() == 0 {
+            return None;
+        }
         Some((meta.modified().ok()?, meta.len()))
     }
 
     /// The id and role of `token`, if it is a stored one.
     fn lookup(&self, token: &str) -> Result<Option<(String, Role)>, ApiError> {
-        let stamp = self.stamp();
-        let fresh = self
-            .inner
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stamp
-            == stamp;
-        if !fresh || stamp.is_none() {
-            let entries =
-                tokens::load(&self.data).map_err(|e| ApiError::internal(e.to_string()))?;
+        let fresh = {
+            let loaded = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            loaded
+                .file
+                .as_ref()
+                .and_then(Self::stamp)
+                .is_some_and(|now| loaded.stamp == Some(now))
+        };
+        if !fresh {
+            let (entries, opened) =
+                tokens::load_open(&self.data).map_err(|e| ApiError::internal(e.to_string()))?;
             let mut loaded = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-            loaded.stamp = stamp;
+            // Stamped as the file was before it was read: a change during the read
+            // shows on the next request.
+            loaded.stamp = opened.as_ref().and_then(|(_, meta)| Self::stamp_of(meta));
+            loaded.file = opened.map(|(file, _)| file);
             loaded.by_hash = entries
                 .into_iter()
                 .map(|e| (e.sha256, (e.id, e.role)))
@@ -188,7 +202,46 @@ pub fn mask(value: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::FileExt;
+
     use super::*;
+
+    /// The table follows the file: a token created or revoked (the file replaced by a
+    /// rename) counts from the next lookup, and so does a change written in place.
+    #[test]
+    fn lookups_follow_the_token_file_from_the_next_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let t = Tokens::new(data.to_path_buf());
+        assert_eq!(t.lookup("cf_nothing").unwrap(), None);
+        let (read, read_secret) = tokens::create(data, Role::Read).unwrap();
+        let found = t.lookup(&read_secret).unwrap().map(|(id, _)| id);
+        assert_eq!(found.as_deref(), Some(read.id.as_str()));
+        let (audit, audit_secret) = tokens::create(data, Role::Audit).unwrap();
+        assert_eq!(
+            t.lookup(&audit_secret).unwrap().map(|(id, _)| id),
+            Some(audit.id.clone())
+        );
+        tokens::revoke(data, &read.id).unwrap();
+        assert_eq!(t.lookup(&read_secret).unwrap(), None);
+        assert!(t.lookup(&audit_secret).unwrap().is_some());
+
+        // Written in place (same file, same links, same size): the change shows by
+        // its modification time, which the kernel keeps at the clock tick (a few ms);
+        // the tools themselves always replace the file.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let path = tokens::tokens_path(data);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let emptied = text.replace(&audit.sha256, &"0".repeat(audit.sha256.len()));
+        assert_ne!(text, emptied);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all_at(emptied.as_bytes(), 0)
+            .unwrap();
+        assert_eq!(t.lookup(&audit_secret).unwrap(), None);
+    }
 
     #[test]
     fn mask_hides_personal_fields_at_any_depth_and_keeps_the_rest() {

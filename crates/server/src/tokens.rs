@@ -109,6 +109,44 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The stored tokens, the open file they were read from and its metadata as it was
+/// before the read (so a reader can tell, from the handle alone, when the file is
+/// replaced or changed after); none and no file when it does not exist.
+pub fn load_open(data: &Path) -> Result<(Vec<TokenEntry>, Option<OpenTokens>), TokenError> {
+    use std::io::Read;
+    let path = tokens_path(data);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+        Err(source) => {
+            return Err(TokenError::Io {
+                op: "opening",
+                path,
+                source,
+            });
+        }
+    };
+    let meta = file.metadata().map_err(|source| TokenError::Io {
+        op: "reading",
+        path: path.clone(),
+        source,
+    })?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|source| TokenError::Io {
+            op: "reading",
+            path: path.clone(),
+            source,
+        })?;
+    let tokens = serde_json::from_slice::<TokenFile>(&bytes)
+        .map(|f| f.tokens)
+        .map_err(|source| TokenError::Corrupt { path, source })?;
+    Ok((tokens, Some((file, meta))))
+}
+
+/// See [`load_open`].
+pub type OpenTokens = (std::fs::File, std::fs::Metadata);
+
 /// The stored tokens; none when the file does not exist.
 pub fn load(data: &Path) -> Result<Vec<TokenEntry>, TokenError> {
     let path = tokens_path(data);
