@@ -1,8 +1,11 @@
 //! The single task that owns the ledger's state. Submissions queue on a channel; the
 //! task drains what is waiting (up to `max_batch` records), decides every record in
 //! arrival order against the state (accepted ones are folded in at once, so later
-//! records of the batch see them), writes the whole batch with one
-//! `Store::append_batch` (one sync for all), then answers everyone.
+//! records of the batch see them), and hands the whole batch to the store as one
+//! append (one sync for all). It does not wait for that write: the next batches are
+//! decided meanwhile, each chained after the one before
+//! (`Store::append_batch_chained`), so the store writes a batch only if every batch
+//! its decisions assumed was written whole. Answers go out oldest batch first.
 //!
 //! One decider per store means decisions never race each other. Another process
 //! writing to the same store shows up as a conflict: the state is rebuilt from the log
