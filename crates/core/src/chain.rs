@@ -18,6 +18,7 @@ use std::task::Poll;
 
 use futures::task::AtomicWaker;
 
+use crate::error::StoreError;
 use crate::store::UnitOutcome;
 
 // A new link is pending: state 0.
@@ -184,6 +185,32 @@ impl Chain {
     /// The verdict of the batch before, and this batch's resolver.
     pub fn into_parts(self) -> (Option<Verdict>, Resolver) {
         (self.after, self.own)
+    }
+    /// Writes a batch of `units` units with `write` once the batch before it was
+    /// written whole, and gives this batch's verdict from the outcomes; when the batch
+    /// before was not, writes nothing and answers every unit
+    /// [`UnitOutcome::NotAttempted`]. For a store that cannot check the link itself.
+    pub async fn write_after<F, Fut>(
+        self,
+        units: usize,
+        write: F,
+    ) -> Result<Vec<UnitOutcome>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<UnitOutcome>, StoreError>>,
+    {
+        let (after, own) = self.into_parts();
+        if let Some(after) = after
+            && !after.outcome().await
+        {
+            return Ok(UnitOutcome::none_attempted(units));
+        }
+        own.handed_over();
+        let result = write().await;
+        if let Ok(outcomes) = &result {
+            own.resolve_from(outcomes, units);
+        }
+        result
     }
 }
 

@@ -134,27 +134,37 @@ impl<'de> Reader<'de> {
     }
 
     fn seq<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
-        self.nested(|de| {
-            let mut access = Items { de, left: len };
-            let value = visitor.visit_seq(&mut access)?;
-            match access.left {
-                0 => Ok(value),
-                left => Err(Error(format!(
-                    "an array of {len} item(s) was read only {} far",
-                    len - left
-                ))),
-            }
-        })
+        self.items(
+            len,
+            |access| visitor.visit_seq(access),
+            || format!("an array of {len} item(s)"),
+        )
     }
 
     fn map<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.items(
+            len,
+            |access| visitor.visit_map(access),
+            || format!("a map of {len} entries"),
+        )
+    }
+
+    /// Visits the `len` items of an array or map (`what` names it in the error when
+    /// the visitor stops before the last).
+    fn items<T>(
+        &mut self,
+        len: usize,
+        visit: impl FnOnce(&mut Items<'_, 'de>) -> Result<T>,
+        what: impl FnOnce() -> String,
+    ) -> Result<T> {
         self.nested(|de| {
             let mut access = Items { de, left: len };
-            let value = visitor.visit_map(&mut access)?;
+            let value = visit(&mut access)?;
             match access.left {
                 0 => Ok(value),
                 left => Err(Error(format!(
-                    "a map of {len} entries was read only {} far",
+                    "{} was read only {} far",
+                    what(),
                     len - left
                 ))),
             }

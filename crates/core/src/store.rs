@@ -258,19 +258,9 @@ pub trait Store: Send + Sync + 'static {
         units: Vec<AppendUnit>,
         chain: Chain,
     ) -> Result<Vec<UnitOutcome>, StoreError> {
-        let (after, own) = chain.into_parts();
-        if let Some(after) = after
-            && !after.outcome().await
-        {
-            return Ok(UnitOutcome::none_attempted(units.len()));
-        }
-        own.handed_over();
-        let count = units.len();
-        let result = self.append_batch(units).await;
-        if let Ok(outcomes) = &result {
-            own.resolve_from(outcomes, count);
-        }
-        result
+        chain
+            .write_after(units.len(), || self.append_batch(units))
+            .await
     }
 
     /// Reads up to `max` records of a stream from `from_revision` on, in revision order.

@@ -283,7 +283,7 @@ struct InFlight {
     /// batch is written (every record refused or answered from the store).
     write: Option<(Meta, WriteTask)>,
     /// The write's answer, once taken while waiting for it.
-    done: Option<Result<Result<Vec<UnitOutcome>, StoreError>, tokio::task::JoinError>>,
+    done: Option<WriteAnswer>,
     /// Which answers were settled before this batch was decided.
     before: Vec<Vec<bool>>,
     /// Records whose id an earlier batch in flight writes: answered from the store
@@ -312,6 +312,20 @@ impl InFlight {
         self.done.is_some() || self.write.as_ref().is_none_or(|(_, w)| w.is_finished())
     }
 }
+
+/// The store's answer to a batch's write: taken already while waiting, or awaited now.
+async fn answer_of(
+    write: WriteTask,
+    done: Option<WriteAnswer>,
+) -> Result<Vec<UnitOutcome>, StoreError> {
+    let answer = match done {
+        Some(done) => done,
+        None => write.await,
+    };
+    answer.unwrap_or_else(|e| Err(StoreError::Backend(format!("the append task failed: {e}"))))
+}
+
+type WriteAnswer = Result<Result<Vec<UnitOutcome>, StoreError>, tokio::task::JoinError>;
 
 /// At most this many decided batches wait for the store at once.
 const MAX_IN_FLIGHT: usize = 16;
@@ -498,8 +512,8 @@ impl Decider {
                 }
                 continue;
             }
+            // Nothing is in flight after this, so the next batch starts a new chain.
             self.drain(&mut inflight).await;
-            last_verdict = None;
             if !jobs.is_empty() {
                 self.process(&mut jobs).await;
             }
@@ -547,15 +561,7 @@ impl Decider {
                 ..
             } = f;
             if let Some((meta, write)) = write {
-                let written = match done {
-                    Some(done) => done,
-                    None => write.await,
-                };
-                let written = match written {
-                    Ok(r) => r,
-                    Err(e) => Err(StoreError::Backend(format!("the append task failed: {e}"))),
-                };
-                match written {
+                match answer_of(write, done).await {
                     Ok(outcomes)
                         if outcomes
                             .iter()
@@ -605,15 +611,7 @@ impl Decider {
         let rebuilds = self.rebuilds;
         let mut clean = true;
         if let Some((meta, write)) = write {
-            let written = match done {
-                Some(done) => done,
-                None => write.await,
-            };
-            let written = match written {
-                Ok(r) => r,
-                Err(e) => Err(StoreError::Backend(format!("the append task failed: {e}"))),
-            };
-            let result = match written {
+            let result = match answer_of(write, done).await {
                 Ok(outcomes) => self.complete(&mut jobs, meta, outcomes).await,
                 Err(e) => Err(e),
             };

@@ -164,19 +164,9 @@ pub(crate) async fn write_batch_chained(
     if reservations.is_empty() {
         return store.append_batch_chained(units, chain).await;
     }
-    let (after, own) = chain.into_parts();
-    if let Some(after) = after
-        && !after.outcome().await
-    {
-        return Ok(UnitOutcome::none_attempted(units.len()));
-    }
-    own.handed_over();
-    let count = units.len();
-    let result = write_batch(store, units, reservations).await;
-    if let Ok(outcomes) = &result {
-        own.resolve_from(outcomes, count);
-    }
-    result
+    chain
+        .write_after(units.len(), || write_batch(store, units, reservations))
+        .await
 }
 
 /// Writes a decided batch. Without reservations this is one `append_batch`. With

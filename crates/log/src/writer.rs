@@ -94,7 +94,7 @@ pub(crate) struct Active {
 /// With strict durability, small groups are written into zeros the writer wrote
 /// ahead of them, up to this much past the data. `fdatasync` after a write that
 /// neither extends the file nor fills a hole has no inode to write back: on ext4 that
-/// is one device round trip fewer per sync (about 0.35 ms down to 0.2 ms on the
+/// is one device round trip fewer per sync (about 0.3 ms down to 0.2 ms on the
 /// reference machine). The padding costs one longer sync per megabyte.
 const ZERO_AHEAD: u64 = 1 << 20;
 

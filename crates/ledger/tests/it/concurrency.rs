@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use counterfoil_core::{RefusalReason, Store};
-use counterfoil_ledger::{Ledger, LedgerConfig, SubmitError};
+use counterfoil_ledger::{LedgerConfig, SubmitError};
 
 use crate::support::*;
 
@@ -106,10 +106,7 @@ async fn another_writer_on_the_same_store_is_a_conflict_decided_again() {
         accepted(&a.submit(r).await);
     }
     // A second ledger on the same store: its state is folded now and goes stale.
-    let store: Arc<dyn Store> = Arc::new(log.clone());
-    let b = Ledger::open(store, LedgerConfig::default())
-        .await
-        .expect("opens");
+    let b = another_ledger(&log, LedgerConfig::default()).await;
     accepted(&a.submit(redeem("T1")).await);
 
     // b still believes T1 unscanned at revision 0: its write conflicts, it rebuilds
@@ -132,17 +129,15 @@ async fn a_conflict_that_outlasts_the_retries_is_answered_as_such() {
     for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
         accepted(&a.submit(r).await);
     }
-    let store: Arc<dyn Store> = Arc::new(log.clone());
-    let b = Ledger::open(
-        store,
+    let b = another_ledger(
+        &log,
         LedgerConfig {
             max_batch: 8192,
             retries: 0,
             ..LedgerConfig::default()
         },
     )
-    .await
-    .expect("opens");
+    .await;
     accepted(&a.submit(on("ticket.delivered", "T1")).await);
     // No retry allowed: the stale decision's conflict is the answer...
     let r = b.submit(on("ticket.downloaded", "T1")).await;
@@ -169,10 +164,7 @@ async fn a_refusal_that_rested_on_an_unwritten_record_is_decided_again() {
     ] {
         accepted(&a.submit(r).await);
     }
-    let store: Arc<dyn Store> = Arc::new(log.clone());
-    let b = Ledger::open(store, LedgerConfig::default())
-        .await
-        .expect("opens");
+    let b = another_ledger(&log, LedgerConfig::default()).await;
     // a takes the scan back; b still sees T1 scanned once (its maximum).
     accepted(&a.submit(on("ticket.unredeemed", "T1")).await);
     let answers = b
@@ -320,16 +312,14 @@ async fn a_conflict_voids_every_batch_chained_behind_it() {
         accepted(&a.submit(r).await);
     }
     // b's state goes stale: a writes to T1's stream after b folded the log.
-    let store: Arc<dyn Store> = Arc::new(log.clone());
-    let b = Ledger::open(
-        store,
+    let b = another_ledger(
+        &log,
         LedgerConfig {
             max_batch: CHUNK,
             ..LedgerConfig::default()
         },
     )
-    .await
-    .expect("opens");
+    .await;
     accepted(&a.submit(on("ticket.delivered", "T1")).await);
 
     // b's first batch starts with a record on T1 at a stale revision; every later

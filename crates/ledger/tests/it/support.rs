@@ -21,6 +21,13 @@ pub async fn open_with(log_config: LogConfig, config: LedgerConfig) -> (Log, Led
     (log, ledger)
 }
 
+/// A second ledger on the same log: its state is folded now, so it goes stale when
+/// the first ledger writes after this (another writer, as the first one sees it).
+pub async fn another_ledger(log: &Log, config: LedgerConfig) -> Ledger {
+    let store: Arc<dyn Store> = Arc::new(log.clone());
+    Ledger::open(store, config).await.expect("ledger opens")
+}
+
 pub async fn close(log: Log, ledger: Ledger) {
     ledger.shutdown().await;
     log.close().await.expect("log closes");

@@ -21,14 +21,15 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// (offset, total length) of every frame of a segment file.
+/// (offset, total length) of every frame of a segment file, up to the zeros the
+/// writer keeps ahead of an open log's data (no frame has length 0).
 pub fn frames(path: &Path) -> Vec<(u64, u64)> {
     let bytes = std::fs::read(path).unwrap();
     let mut out = Vec::new();
     let mut off = 16usize;
     while off + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
-        if off + 8 + len > bytes.len() {
+        if len == 0 || off + 8 + len > bytes.len() {
             break;
         }
         out.push((off as u64, 8 + len as u64));

@@ -9,6 +9,16 @@ use counterfoil_log::{Log, LogConfig};
 
 use crate::common::{append_each, frames, open, record, segments, snapshot_path};
 
+/// Appends `bytes` to a closed log's segment file.
+fn append_to(seg: &std::path::Path, bytes: &[u8]) {
+    OpenOptions::new()
+        .append(true)
+        .open(seg)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+
 /// The length of `bytes` without its trailing zeros: what a torn tail reports dropped.
 fn up_to_last_nonzero(bytes: &[u8]) -> u64 {
     bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1) as u64
@@ -68,12 +78,7 @@ async fn garbage_after_the_last_frame_is_a_torn_tail() {
         log_with_frames(tmp.path(), 3).await;
         let seg = &segments(tmp.path())[0];
         let len = std::fs::metadata(seg).unwrap().len();
-        OpenOptions::new()
-            .append(true)
-            .open(seg)
-            .unwrap()
-            .write_all(&garbage)
-            .unwrap();
+        append_to(seg, &garbage);
 
         let (log, report) = open(tmp.path());
         let torn = report.torn_tail.expect("garbage reported as a torn tail");
@@ -96,12 +101,7 @@ async fn zeros_after_the_last_frame_are_cut_without_a_report() {
     log_with_frames(tmp.path(), 3).await;
     let seg = &segments(tmp.path())[0];
     let len = std::fs::metadata(seg).unwrap().len();
-    OpenOptions::new()
-        .append(true)
-        .open(seg)
-        .unwrap()
-        .write_all(&vec![0u8; 1 << 20])
-        .unwrap();
+    append_to(seg, &vec![0u8; 1 << 20]);
     let (log, report) = open(tmp.path());
     assert!(report.torn_tail.is_none(), "{:?}", report.torn_tail);
     assert_eq!(report.records, 3);
@@ -129,11 +129,8 @@ async fn the_zeros_written_ahead_open_cleanly_and_never_outlive_a_segment() {
     append_each(&log, "zz", 400).await;
     let segs = segments(tmp.path());
     let active = segs.last().unwrap();
-    let data_end = |path: &std::path::Path| {
-        frames_before_zeros(path)
-            .last()
-            .map_or(16, |(off, total)| off + total)
-    };
+    let data_end =
+        |path: &std::path::Path| frames(path).last().map_or(16, |(off, total)| off + total);
     assert!(
         std::fs::metadata(active).unwrap().len() > data_end(active),
         "the active segment has zeros ahead of its last frame"
@@ -164,22 +161,6 @@ async fn the_zeros_written_ahead_open_cleanly_and_never_outlive_a_segment() {
         "closing cuts the zeros"
     );
     assert_eq!(log_records(tmp.path()).await, records);
-}
-
-/// (offset, length) of the frames of a segment up to the first zero length.
-fn frames_before_zeros(path: &std::path::Path) -> Vec<(u64, u64)> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut off = 16usize;
-    while off + 8 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
-        if len == 0 || off + 8 + len > bytes.len() {
-            break;
-        }
-        out.push((off as u64, 8 + len as u64));
-        off += 8 + len;
-    }
-    out
 }
 
 /// Records in a closed log, reopened.
