@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use counterfoil_core::Store;
-use counterfoil_projection::{DynProjection, Projection, ProjectionConfig, rebuild_all};
+use counterfoil_projection::{DynProjection, Projection, ProjectionConfig, rebuild_threaded};
 use counterfoil_projector_links::LinkAttribution;
 use counterfoil_projector_owners::OwnerReport;
 use counterfoil_projector_shared::SharedTickets;
@@ -87,24 +87,22 @@ async fn rebuild(
         .with_context(|| format!("opening the {} projection", P::NAME))
     }
     let wants = |n: Name| names.contains(&n);
-    let mut shared =
-        open_if::<SharedTickets>(wants(Name::SharedTickets), g, &store, &config).await?;
-    let mut unsold = open_if::<UnsoldCounts>(wants(Name::UnsoldCounts), g, &store, &config).await?;
-    let mut owners = open_if::<OwnerReport>(wants(Name::OwnerReport), g, &store, &config).await?;
-    let mut links =
-        open_if::<LinkAttribution>(wants(Name::LinkAttribution), g, &store, &config).await?;
-    let mut list: Vec<&mut dyn DynProjection> = Vec::new();
-    if let Some(p) = shared.as_mut() {
-        list.push(p);
+    let mut list: Vec<Box<dyn DynProjection>> = Vec::new();
+    if let Some(p) =
+        open_if::<SharedTickets>(wants(Name::SharedTickets), g, &store, &config).await?
+    {
+        list.push(Box::new(p));
     }
-    if let Some(p) = unsold.as_mut() {
-        list.push(p);
+    if let Some(p) = open_if::<UnsoldCounts>(wants(Name::UnsoldCounts), g, &store, &config).await? {
+        list.push(Box::new(p));
     }
-    if let Some(p) = owners.as_mut() {
-        list.push(p);
+    if let Some(p) = open_if::<OwnerReport>(wants(Name::OwnerReport), g, &store, &config).await? {
+        list.push(Box::new(p));
     }
-    if let Some(p) = links.as_mut() {
-        list.push(p);
+    if let Some(p) =
+        open_if::<LinkAttribution>(wants(Name::LinkAttribution), g, &store, &config).await?
+    {
+        list.push(Box::new(p));
     }
 
     let bar = output::progress(Some(0), "records");
@@ -113,11 +111,9 @@ async fn rebuild(
         bar.set_length(total);
         bar.set_position(done);
     };
-    let read = rebuild_all(&*store, &mut list, &mut progress).await;
+    // Each read model folds and persists on a thread of its own, which frees the
+    // rebuilt state afterwards without holding up the exit.
+    let read = rebuild_threaded(&*store, list, &mut progress).await;
     bar.finish_and_clear();
-    drop(list);
-    // The rebuilt states are persisted; freeing millions of entries takes a while and
-    // nobody waits for it.
-    std::thread::spawn(move || drop((shared, unsold, owners, links)));
     read.context("rebuilding from the log")
 }

@@ -38,7 +38,7 @@ pub use error::ProjectionError;
 pub use ids::{IdTable, NONE};
 pub use life::TicketLife;
 pub use live::{FeedItem, LiveFeed, LiveRunner, LiveState};
-pub use many::{DynProjection, catch_up_all, rebuild_all};
+pub use many::{DynProjection, catch_up_all, catch_up_threaded, rebuild_all, rebuild_threaded};
 pub use packed::Packed;
 pub use runner::{OpenOutcome, Projection, ProjectionConfig};
 pub use state_file::Rejection;

@@ -2,6 +2,8 @@
 //! models reads (and decodes) each record once, not four times.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use counterfoil_core::{Store, StoredRecord};
@@ -31,6 +33,10 @@ pub trait DynProjection: Send + Sync {
     /// Writes what [`DynProjection::encode`] gave, state and checkpoint together.
     async fn write_encoded(&mut self, encoded: Encoded) -> Result<()>;
     async fn persist_if_due(&mut self) -> Result<()>;
+    /// Encodes and writes the state file on the calling thread.
+    fn persist_blocking(&mut self) -> Result<()>;
+    /// [`DynProjection::persist_blocking`] when the persistence policy calls for it.
+    fn persist_if_due_blocking(&mut self) -> Result<()>;
 }
 
 /// Brings every projection up to the log's end, reading from the lowest checkpoint
@@ -38,6 +44,9 @@ pub trait DynProjection: Send + Sync {
 /// it. Persists along the way and, for each projection that changed, at the end.
 /// `progress(done, total)` counts positions from the lowest checkpoint to the end
 /// position observed at the start. Returns the number of records read.
+///
+/// Every chunk is folded into all of them before the next: see
+/// [`catch_up_threaded`] for the pipelined way, which takes the projections over.
 pub async fn catch_up_all(
     store: &dyn Store,
     projections: &mut [&mut dyn DynProjection],
@@ -46,9 +55,74 @@ pub async fn catch_up_all(
     let Some(start) = projections.iter().map(|p| p.position()).min() else {
         return Ok(0);
     };
-    let first_name = projections.first().map_or("", |p| p.name());
+    let name = projections.first().map_or("", |p| p.name());
+    let mut folding = Folding::Here(projections);
+    let (read, _) = read_into(store, start, name, &mut folding, progress).await?;
+    if let Folding::Here(projections) = folding {
+        persist_all(projections).await?;
+    }
+    Ok(read)
+}
+
+/// [`catch_up_all`] with each projection folding on a thread of its own, fed the
+/// decoded chunks through a queue: a projection that is slower on some chunks does
+/// not hold the others up, and the reading goes on meanwhile. Each thread persists
+/// its projection along the way and at the end, then frees it (freeing a large state
+/// takes a while; a process that exits right after does not wait for it). Returns
+/// the number of records read once every projection is persisted.
+pub async fn catch_up_threaded(
+    store: &dyn Store,
+    projections: Vec<Box<dyn DynProjection>>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<u64> {
+    let Some(start) = projections.iter().map(|p| p.position()).min() else {
+        return Ok(0);
+    };
+    let name = projections.first().map_or("", |p| p.name());
+    let mut folding = Folding::Threads(Pool::start(projections)?);
+    let read = read_into(store, start, name, &mut folding, progress).await;
+    let finished = match folding {
+        Folding::Threads(pool) => pool.finish().await,
+        Folding::Here(_) => Ok(()),
+    };
+    // A projection's own failure says more than the reading's end it caused.
+    finished?;
+    let (read, total) = read?;
+    progress(total, total);
+    Ok(read)
+}
+
+/// [`catch_up_threaded`] from an empty state: resets every projection first.
+pub async fn rebuild_threaded(
+    store: &dyn Store,
+    mut projections: Vec<Box<dyn DynProjection>>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<u64> {
+    for p in projections.iter_mut() {
+        p.reset();
+    }
+    catch_up_threaded(store, projections, progress).await
+}
+
+/// Where the reading loop hands the chunks.
+enum Folding<'a, 'p> {
+    /// Into every projection, a chunk at a time (a thread each per chunk).
+    Here(&'a mut [&'p mut dyn DynProjection]),
+    /// Onto each projection's queue.
+    Threads(Pool),
+}
+
+/// Reads from `start` to the end position observed now and hands every chunk on.
+/// Returns the records read and the positions to the end.
+async fn read_into(
+    store: &dyn Store,
+    start: u64,
+    name: &'static str,
+    folding: &mut Folding<'_, '_>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<(u64, u64)> {
     let store_error = |position: u64, source| ProjectionError::Store {
-        projection: first_name,
+        projection: name,
         position,
         source,
     };
@@ -89,16 +163,139 @@ pub async fn catch_up_all(
             reading.kick().await;
             ahead.push_back((from, reading));
         }
-        fold_chunk(projections, &batch);
         read += batch.len() as u64;
         next = after;
-        progress(next.saturating_sub(start).min(total), total);
-        for p in projections.iter_mut() {
-            p.persist_if_due().await?;
+        match folding {
+            Folding::Here(projections) => {
+                fold_chunk(projections, &batch);
+                progress(next.saturating_sub(start).min(total), total);
+                for p in projections.iter_mut() {
+                    p.persist_if_due().await?;
+                }
+            }
+            Folding::Threads(pool) => {
+                if !pool.send(batch).await {
+                    // A projection stopped (its error comes from `Pool::finish`).
+                    break;
+                }
+                progress(pool.folded_to().saturating_sub(start).min(total), total);
+            }
         }
     }
-    persist_all(projections).await?;
-    Ok(read)
+    Ok((read, total))
+}
+
+/// Chunks queued per projection thread beyond the one it folds.
+const QUEUED_CHUNKS: usize = 8;
+
+/// One thread per projection, each folding the chunks of its queue in order.
+struct Pool {
+    workers: Vec<Worker>,
+}
+
+struct Worker {
+    name: &'static str,
+    queue: Option<tokio::sync::mpsc::Sender<Arc<Vec<StoredRecord>>>>,
+    /// The next position the projection folds: every chunk below it is folded.
+    folded: Arc<AtomicU64>,
+    done: tokio::sync::oneshot::Receiver<Result<()>>,
+}
+
+impl Pool {
+    fn start(projections: Vec<Box<dyn DynProjection>>) -> Result<Pool> {
+        let mut workers = Vec::with_capacity(projections.len());
+        for p in projections {
+            workers.push(Worker::start(p)?);
+        }
+        Ok(Pool { workers })
+    }
+
+    /// Queues a chunk for every projection; false when one of them has stopped.
+    async fn send(&mut self, batch: Vec<StoredRecord>) -> bool {
+        let chunk = Arc::new(batch);
+        for w in &mut self.workers {
+            let Some(queue) = &w.queue else {
+                return false;
+            };
+            if queue.send(chunk.clone()).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Positions below this are folded into every projection.
+    fn folded_to(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.folded.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Closes the queues and waits until every projection has folded what was queued
+    /// and persisted; the first failure, if any.
+    async fn finish(mut self) -> Result<()> {
+        for w in &mut self.workers {
+            w.queue = None;
+        }
+        let mut outcome = Ok(());
+        for w in self.workers {
+            let result = w.done.await.unwrap_or_else(|_| {
+                Err(ProjectionError::Task {
+                    projection: w.name,
+                    reason: "the folding thread panicked".into(),
+                })
+            });
+            if outcome.is_ok() {
+                outcome = result;
+            }
+        }
+        outcome
+    }
+}
+
+impl Worker {
+    fn start(mut p: Box<dyn DynProjection>) -> Result<Worker> {
+        let name = p.name();
+        let (queue, mut chunks) = tokio::sync::mpsc::channel(QUEUED_CHUNKS);
+        let (finished, done) = tokio::sync::oneshot::channel();
+        let folded = Arc::new(AtomicU64::new(p.position()));
+        let progress = folded.clone();
+        std::thread::Builder::new()
+            .name(format!("fold {name}"))
+            .spawn(move || {
+                let mut outcome = Ok(());
+                while let Some(chunk) = chunks.blocking_recv() {
+                    let chunk: Arc<Vec<StoredRecord>> = chunk;
+                    for record in chunk.iter() {
+                        p.apply(record);
+                    }
+                    progress.store(p.position(), Ordering::Relaxed);
+                    drop(chunk);
+                    if let Err(e) = p.persist_if_due_blocking() {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+                drop(chunks);
+                if outcome.is_ok() && p.needs_persist() {
+                    outcome = p.persist_blocking();
+                }
+                let _ = finished.send(outcome);
+                drop(p);
+            })
+            .map_err(|e| ProjectionError::Task {
+                projection: name,
+                reason: format!("starting a folding thread: {e}"),
+            })?;
+        Ok(Worker {
+            name,
+            queue: Some(queue),
+            folded,
+            done,
+        })
+    }
 }
 
 /// Persists every projection that needs it: the states are encoded on a thread each

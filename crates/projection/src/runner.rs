@@ -20,7 +20,9 @@ use crate::many::{DynProjection, catch_up_all};
 use crate::state_file::{self, Rejection};
 use crate::{ProjectionError, Projector, Result};
 
-/// How often a running projection persists.
+/// How often a running projection persists. A catch-up also keeps its persists at
+/// least nine times the last one's duration apart, so that a large state is not
+/// written more than a tenth of the time.
 #[derive(Debug, Clone)]
 pub struct ProjectionConfig {
     /// Persist after this many records folded since the last persist. Default 2,000,000.
@@ -38,6 +40,10 @@ impl Default for ProjectionConfig {
         }
     }
 }
+
+/// A persist along the way waits until this many times the last one's duration has
+/// passed since it: persisting takes at most a tenth of a catch-up's time.
+const PERSIST_SPACING: u32 = 9;
 
 /// What opening found in the state file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +94,8 @@ pub struct Projection<P: Projector> {
     /// The file on disk does not match the state (new, reset or rejected).
     pub(crate) dirty: bool,
     pub(crate) saved_at: Instant,
+    /// How long the last persist took (encoding and writing).
+    persist_took: Duration,
     opened: OpenOutcome,
 }
 
@@ -201,6 +209,7 @@ impl<P: Projector> Projection<P> {
             unsaved: 0,
             dirty: true,
             saved_at: Instant::now(),
+            persist_took: Duration::ZERO,
             opened: OpenOutcome::Fresh,
         })
     }
@@ -313,8 +322,11 @@ impl<P: Projector> Projection<P> {
 
     /// Writes state and checkpoint together (temp file, fsync, rename, fsync folder).
     pub async fn persist(&mut self) -> Result<()> {
+        let started = Instant::now();
         let encoded = self.encode()?;
-        self.write_encoded(encoded).await
+        self.write_encoded(encoded).await?;
+        self.persist_took = started.elapsed();
+        Ok(())
     }
 
     /// The state file's bytes for the state as it is now.
@@ -337,18 +349,42 @@ impl<P: Projector> Projection<P> {
     /// Writes bytes from [`Projection::encode`], taken with nothing folded since.
     async fn write_encoded(&mut self, encoded: state_file::Encoded) -> Result<()> {
         write_file::<P>(self.path.clone(), encoded).await?;
+        self.saved();
+        Ok(())
+    }
+
+    /// [`Projection::persist`] on the calling thread, for a thread of its own.
+    fn persist_blocking(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let encoded = self.encode()?;
+        write_now::<P>(&self.path, &encoded)?;
+        self.saved();
+        self.persist_took = started.elapsed();
+        Ok(())
+    }
+
+    fn saved(&mut self) {
         self.unsaved = 0;
         self.dirty = false;
         self.saved_at = Instant::now();
-        Ok(())
+    }
+
+    /// Whether the record count or the time since the last persist calls for one,
+    /// and persisting would not take more than a tenth of the time: a large state
+    /// (hundreds of MB, a second or more to encode and write, with the folding held
+    /// meanwhile) is persisted less often than [`ProjectionConfig`] says, at least
+    /// nine times its last persist's duration apart.
+    fn persist_due(&self) -> bool {
+        let since = self.saved_at.elapsed();
+        self.unsaved > 0
+            && (self.unsaved >= self.config.persist_every_records
+                || since >= self.config.persist_every)
+            && since >= self.persist_took.saturating_mul(PERSIST_SPACING)
     }
 
     /// Persists if the record count or the time since the last persist calls for it.
     pub async fn persist_if_due(&mut self) -> Result<()> {
-        if self.unsaved > 0
-            && (self.unsaved >= self.config.persist_every_records
-                || self.saved_at.elapsed() >= self.config.persist_every)
-        {
+        if self.persist_due() {
             self.persist().await?;
         }
         Ok(())
@@ -412,19 +448,23 @@ pub(crate) async fn write_file<P: Projector>(
     path: PathBuf,
     encoded: state_file::Encoded,
 ) -> Result<()> {
-    tokio::task::spawn_blocking(move || {
-        state_file::write_atomic(&path, &[&encoded.head, &encoded.body])
-    })
-    .await
-    .map_err(|e| ProjectionError::Task {
-        projection: P::NAME,
-        reason: e.to_string(),
-    })?
-    .map_err(|(op, path, source)| ProjectionError::Io {
-        projection: P::NAME,
-        op,
-        path,
-        source,
+    tokio::task::spawn_blocking(move || write_now::<P>(&path, &encoded))
+        .await
+        .map_err(|e| ProjectionError::Task {
+            projection: P::NAME,
+            reason: e.to_string(),
+        })?
+}
+
+/// Writes a state file on the calling thread (temp file, fsync, rename, fsync folder).
+fn write_now<P: Projector>(path: &Path, encoded: &state_file::Encoded) -> Result<()> {
+    state_file::write_atomic(path, &[&encoded.head, &encoded.body]).map_err(|(op, path, source)| {
+        ProjectionError::Io {
+            projection: P::NAME,
+            op,
+            path,
+            source,
+        }
     })
 }
 
@@ -460,5 +500,16 @@ impl<P: Projector> DynProjection for Projection<P> {
 
     async fn persist_if_due(&mut self) -> Result<()> {
         Projection::persist_if_due(self).await
+    }
+
+    fn persist_blocking(&mut self) -> Result<()> {
+        Projection::persist_blocking(self)
+    }
+
+    fn persist_if_due_blocking(&mut self) -> Result<()> {
+        if self.persist_due() {
+            Projection::persist_blocking(self)?;
+        }
+        Ok(())
     }
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use chrono::TimeDelta;
 use counterfoil_projection::state_file::{self, Rejection};
 use counterfoil_projection::{
-    AsOf, DynProjection, OpenOutcome, Projection, ProjectionConfig, build_as_of, catch_up_all,
-    rebuild_all,
+    AsOf, DynProjection, OpenOutcome, Projection, ProjectionConfig, ProjectionError, build_as_of,
+    catch_up_all, catch_up_threaded, rebuild_all, rebuild_threaded,
 };
 use counterfoil_projector_links::LinkAttribution;
 use tempfile::TempDir;
@@ -395,6 +395,149 @@ async fn several_projections_catch_up_from_their_own_checkpoints_in_one_pass() {
     .unwrap();
     assert_eq!(read, 15);
     assert_eq!(ahead.state().seen, range(0, 15));
+    log.close().await.unwrap();
+}
+
+/// A log of `n` records appended without a sync each (several read chunks' worth).
+async fn relaxed_log(
+    dir: &std::path::Path,
+    n: u64,
+) -> (counterfoil_log::Log, Arc<dyn counterfoil_core::Store>) {
+    let mut config = counterfoil_log::LogConfig::new(dir);
+    config.durability = counterfoil_log::Durability::Relaxed;
+    let (log, _) = counterfoil_log::Log::open(config).unwrap();
+    let store: Arc<dyn counterfoil_core::Store> = Arc::new(log.clone());
+    append(&*store, 0, n).await;
+    (log, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threaded_catch_up_folds_each_projection_on_its_own_thread_and_persists_it() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = relaxed_log(&dir.path().join("log"), 3_000).await;
+    let state_dir = dir.path().join("state");
+    // One projection starts from a checkpoint, the other from zero; the persists
+    // along the way (every 4,000 records) happen on the folding threads.
+    let config = ProjectionConfig {
+        persist_every_records: 4_000,
+        ..ProjectionConfig::default()
+    };
+    let mut ahead = Projection::<Positions>::open_with(
+        &state_dir,
+        store.clone(),
+        Positions::default(),
+        config.clone(),
+    )
+    .await
+    .unwrap();
+    ahead.catch_up(&mut no_progress()).await.unwrap();
+    append(&*store, 3_000, 10_000).await;
+    let behind = Projection::<LinkAttribution>::open_with(
+        &state_dir,
+        store.clone(),
+        LinkAttribution::default(),
+        config,
+    )
+    .await
+    .unwrap();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let mut progress = move |done, total| seen.lock().unwrap().push((done, total));
+    let list: Vec<Box<dyn DynProjection>> = vec![Box::new(ahead), Box::new(behind)];
+    let read = catch_up_threaded(&*store, list, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(read, 10_000);
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.first(), Some(&(0, 10_000)));
+    assert_eq!(calls.last(), Some(&(10_000, 10_000)));
+    assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0), "{calls:?}");
+
+    // Both states are on disk with their checkpoints, and equal a plain catch-up.
+    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.opened(),
+        &OpenOutcome::Resumed { checkpoint: 10_000 }
+    );
+    assert_eq!(reopened.state().seen, range(0, 10_000));
+    let reopened = Projection::<LinkAttribution>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.opened(),
+        &OpenOutcome::Resumed { checkpoint: 10_000 }
+    );
+    let mut plain = Projection::<LinkAttribution>::open(dir.path().join("plain"), store.clone())
+        .await
+        .unwrap();
+    plain.catch_up(&mut no_progress()).await.unwrap();
+    assert_eq!(reopened.state(), plain.state());
+
+    // A rebuild starts both over and ends in the same files.
+    let list: Vec<Box<dyn DynProjection>> = vec![
+        Box::new(
+            Projection::<Positions>::open(&state_dir, store.clone())
+                .await
+                .unwrap(),
+        ),
+        Box::new(
+            Projection::<LinkAttribution>::open(&state_dir, store.clone())
+                .await
+                .unwrap(),
+        ),
+    ];
+    let before = std::fs::read(state_dir.join("positions.state")).unwrap();
+    assert_eq!(
+        rebuild_threaded(&*store, list, &mut no_progress())
+            .await
+            .unwrap(),
+        10_000
+    );
+    assert_eq!(
+        std::fs::read(state_dir.join("positions.state")).unwrap(),
+        before
+    );
+    log.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_that_cannot_persist_fails_the_threaded_catch_up_by_name() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = relaxed_log(&dir.path().join("log"), 5_000).await;
+    let bad_dir = dir.path().join("bad");
+    let good_dir = dir.path().join("good");
+    let bad = Projection::<Positions>::open(&bad_dir, store.clone())
+        .await
+        .unwrap();
+    // A folder where the state file goes: the file cannot be renamed into place.
+    std::fs::create_dir_all(bad_dir.join("positions.state").join("occupied")).unwrap();
+    let good = Projection::<LinkAttribution>::open(&good_dir, store.clone())
+        .await
+        .unwrap();
+    let list: Vec<Box<dyn DynProjection>> = vec![Box::new(bad), Box::new(good)];
+    let err = catch_up_threaded(&*store, list, &mut no_progress())
+        .await
+        .unwrap_err();
+    match &err {
+        ProjectionError::Io { projection, op, .. } => {
+            assert_eq!(
+                (*projection, *op),
+                ("positions", "rename into place"),
+                "{err}"
+            );
+        }
+        other => panic!("expected an I/O error, got {other}"),
+    }
+    // The other projection finished and persisted all the same.
+    let reopened = Projection::<LinkAttribution>::open(&good_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.opened(),
+        &OpenOutcome::Resumed { checkpoint: 5_000 }
+    );
     log.close().await.unwrap();
 }
 
