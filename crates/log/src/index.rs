@@ -370,6 +370,52 @@ impl Index {
         })
     }
 
+    /// The frames holding positions `from..to`, in order: the first one located, the
+    /// rest walked through the per-position offsets (each frame's positions share
+    /// one offset), without a search per frame.
+    pub(crate) fn frames_in(&self, from: u64, to: u64) -> Vec<FrameLoc> {
+        let to = to.min(self.end());
+        let mut out = Vec::new();
+        let mut p = from;
+        while p < to {
+            let Some(first) = self.locate(p) else {
+                break;
+            };
+            let i = self.segments.partition_point(|s| s.first <= first.segment);
+            let Some(seg) = i.checked_sub(1).and_then(|k| self.segments.get(k)) else {
+                break;
+            };
+            let seg_end = self
+                .segments
+                .get(i)
+                .map_or(self.end(), |s| s.first.min(self.end()));
+            p = first.next_pos;
+            out.push(first);
+            // The rest of this segment's frames up to `to`.
+            while p < to && p < seg_end {
+                let off = self.frame_off[p as usize];
+                let mut next = p + 1;
+                while next < seg_end && self.frame_off[next as usize] == off {
+                    next += 1;
+                }
+                let end = if next < seg_end {
+                    u64::from(self.frame_off[next as usize])
+                } else {
+                    seg.len
+                };
+                out.push(FrameLoc {
+                    segment: first.segment,
+                    offset: u64::from(off),
+                    end,
+                    first_pos: p,
+                    next_pos: next,
+                });
+                p = next;
+            }
+        }
+        out
+    }
+
     /// Rough bytes of memory the index holds.
     pub(crate) fn memory_bytes(&self) -> u64 {
         let map_entry = |k: usize, v: usize| (k + v + 1) as u64;
@@ -452,5 +498,57 @@ mod tests {
             (36, 46, 2, 3)
         );
         assert!(idx.locate(3).is_none());
+    }
+
+    #[test]
+    fn a_range_walks_the_same_frames_as_locating_each() {
+        // Three segments; frames of 1 to 4 records; the last segment's last frame
+        // ends at the segment's length.
+        let mut idx = Index::new();
+        let s = idx.add_stream("a");
+        let frames_per_segment = [vec![1, 3, 2], vec![4, 1], vec![2, 1, 1, 3]];
+        let mut pos = 0u64;
+        for frames in &frames_per_segment {
+            idx.segments.push(SegmentMeta { first: pos, len: 0 });
+            let mut off = 16u32;
+            for &n in frames {
+                for _ in 0..n {
+                    let id = Uuid::from_u128(u128::from(pos) + 1);
+                    let fp = crate::format::id_fingerprint(&id);
+                    idx.push_record(&id, fp, s, off, [0; 32], None);
+                    pos += 1;
+                }
+                off += 100;
+            }
+            if let Some(last) = idx.segments.last_mut() {
+                last.len = u64::from(off);
+            }
+        }
+        let end = idx.end();
+        assert_eq!(end, 18);
+        let by_locate = |from: u64, to: u64| {
+            let mut out = Vec::new();
+            let mut p = from;
+            while p < to.min(end) {
+                let loc = idx.locate(p).unwrap();
+                p = loc.next_pos;
+                out.push(loc);
+            }
+            out
+        };
+        for from in 0..=end + 1 {
+            for to in from..=end + 2 {
+                assert_eq!(idx.frames_in(from, to), by_locate(from, to), "{from}..{to}");
+            }
+        }
+        let all = idx.frames_in(0, end);
+        assert_eq!(all.len(), 9);
+        assert_eq!(
+            all.iter()
+                .map(|f| (f.segment, f.first_pos, f.next_pos))
+                .collect::<Vec<_>>()[..4],
+            [(0, 0, 1), (0, 1, 4), (0, 4, 6), (6, 6, 10)]
+        );
+        assert_eq!(all.last().map(|f| (f.end, f.next_pos)), Some((416, 18)));
     }
 }

@@ -181,19 +181,7 @@ fn decode_frame(
 
 /// The frames holding positions `from..to` (clamped to the index).
 pub(crate) fn plan_range(idx: &Index, from: u64, to: u64) -> Vec<FrameLoc> {
-    let to = to.min(idx.end());
-    let mut out = Vec::new();
-    let mut p = from;
-    while p < to {
-        match idx.locate(p) {
-            Some(loc) => {
-                p = loc.next_pos;
-                out.push(loc);
-            }
-            None => break,
-        }
-    }
-    out
+    idx.frames_in(from, to)
 }
 
 /// The frames holding `positions` (ascending), each once.
