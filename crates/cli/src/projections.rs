@@ -36,13 +36,14 @@ impl Name {
 }
 
 /// How often a catch-up persists. `None` keeps the runtime's defaults; tests of
-/// crashes mid-projection ask for small intervals so that kills land between and
-/// during persists.
+/// crashes mid-projection ask for small intervals, kept exactly (no spacing by the
+/// persists' duration), so that kills land between and during persists.
 pub fn config(persist_every_records: Option<u64>) -> ProjectionConfig {
     let mut config = ProjectionConfig::default();
     if let Some(n) = persist_every_records {
         config.persist_every_records = n.max(1);
         config.persist_every = Duration::from_secs(3600);
+        config.persist_spacing = 0;
     }
     config
 }

@@ -83,9 +83,12 @@ pub struct LiveRunner<P: Projector> {
     position: u64,
     last: Option<(u64, Hash)>,
     config: ProjectionConfig,
+    /// Records folded since the state was last encoded for its file.
     unsaved: u64,
     dirty: bool,
     saved_at: Instant,
+    /// The state file being written in the background; folding goes on meanwhile.
+    writing: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl<P: Projector> fmt::Debug for LiveRunner<P> {
@@ -116,6 +119,7 @@ impl<P: Projector> LiveRunner<P> {
             unsaved: parts.unsaved,
             dirty: parts.dirty,
             saved_at: Instant::now(),
+            writing: None,
         };
         (LiveState { shared }, runner)
     }
@@ -196,6 +200,8 @@ impl<P: Projector> LiveRunner<P> {
                     }
                     if self.unsaved >= self.config.persist_every_records {
                         self.persist().await?;
+                    } else if self.writing.as_ref().is_some_and(|w| w.is_finished()) {
+                        self.written().await?;
                     }
                 }
                 _ = tick.tick() => {
@@ -238,18 +244,34 @@ impl<P: Projector> LiveRunner<P> {
         }
     }
 
+    /// Persists what is unsaved and waits until the state file is written.
     async fn persist_if_needed(&mut self) -> Result<()> {
         if self.dirty || self.unsaved > 0 {
             self.persist().await?;
         }
-        Ok(())
+        self.written().await
+    }
+
+    /// Waits for the state file being written, if any: its error, if it failed.
+    async fn written(&mut self) -> Result<()> {
+        match self.writing.take() {
+            None => Ok(()),
+            Some(task) => task.await.map_err(|e| ProjectionError::Task {
+                projection: P::NAME,
+                reason: e.to_string(),
+            })?,
+        }
     }
 
     /// Encodes under the read lock (the runner is the only writer, so the state
     /// matches the checkpoint) on a blocking thread, since a large state takes a while
     /// and would otherwise hold up an async worker and every request queued on it;
-    /// then writes the file, also off the async threads.
+    /// then writes the file in the background while the folding goes on (one file
+    /// written at a time: the next persist waits for the one before). Folding
+    /// pauses only while the state is encoded; a failed write ends the run at the
+    /// next persist, or at the next batch once it is known.
     async fn persist(&mut self) -> Result<()> {
+        self.written().await?;
         let shared = self.shared.clone();
         let (position, last) = (self.position, self.last);
         let encoded = tokio::task::spawn_blocking(move || {
@@ -273,7 +295,7 @@ impl<P: Projector> LiveRunner<P> {
             path: self.path.clone(),
             reason,
         })?;
-        write_file::<P>(self.path.clone(), encoded).await?;
+        self.writing = Some(tokio::spawn(write_file::<P>(self.path.clone(), encoded)));
         self.unsaved = 0;
         self.dirty = false;
         self.saved_at = Instant::now();

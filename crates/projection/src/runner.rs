@@ -20,9 +20,7 @@ use crate::many::{DynProjection, catch_up_all};
 use crate::state_file::{self, Rejection};
 use crate::{ProjectionError, Projector, Result};
 
-/// How often a running projection persists. A catch-up also keeps its persists at
-/// least nine times the last one's duration apart, so that a large state is not
-/// written more than a tenth of the time.
+/// How often a running projection persists.
 #[derive(Debug, Clone)]
 pub struct ProjectionConfig {
     /// Persist after this many records folded since the last persist. Default 2,000,000.
@@ -30,6 +28,11 @@ pub struct ProjectionConfig {
     /// Persist when this long has passed since the last persist and something is
     /// unsaved. Default 30 s.
     pub persist_every: Duration,
+    /// A catch-up's persist along the way also waits until this many times the last
+    /// one's duration has passed since it. Default 9: persisting a large state (with
+    /// the folding held meanwhile) takes at most a tenth of the time. 0 persists
+    /// exactly as the two settings above say.
+    pub persist_spacing: u32,
 }
 
 impl Default for ProjectionConfig {
@@ -37,13 +40,10 @@ impl Default for ProjectionConfig {
         Self {
             persist_every_records: 2_000_000,
             persist_every: Duration::from_secs(30),
+            persist_spacing: 9,
         }
     }
 }
-
-/// A persist along the way waits until this many times the last one's duration has
-/// passed since it: persisting takes at most a tenth of a catch-up's time.
-const PERSIST_SPACING: u32 = 9;
 
 /// What opening found in the state file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,16 +370,18 @@ impl<P: Projector> Projection<P> {
     }
 
     /// Whether the record count or the time since the last persist calls for one,
-    /// and persisting would not take more than a tenth of the time: a large state
-    /// (hundreds of MB, a second or more to encode and write, with the folding held
-    /// meanwhile) is persisted less often than [`ProjectionConfig`] says, at least
-    /// nine times its last persist's duration apart.
+    /// and the last persist is far enough behind ([`ProjectionConfig::persist_spacing`]):
+    /// a large state (hundreds of MB, a second or more to encode and write) is
+    /// persisted less often than the record count says.
     fn persist_due(&self) -> bool {
         let since = self.saved_at.elapsed();
         self.unsaved > 0
             && (self.unsaved >= self.config.persist_every_records
                 || since >= self.config.persist_every)
-            && since >= self.persist_took.saturating_mul(PERSIST_SPACING)
+            && since
+                >= self
+                    .persist_took
+                    .saturating_mul(self.config.persist_spacing)
     }
 
     /// Persists if the record count or the time since the last persist calls for it.

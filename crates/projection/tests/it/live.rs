@@ -30,6 +30,7 @@ async fn the_live_runner_follows_the_log_and_persists_on_shutdown() {
         ProjectionConfig {
             persist_every_records: 4,
             persist_every: Duration::from_secs(3600),
+            ..ProjectionConfig::default()
         },
     )
     .await
@@ -102,6 +103,49 @@ async fn a_closed_store_ends_the_run_with_an_error_after_persisting() {
         checkpoint_on_disk(&state_dir.join("positions.state")),
         Some(3)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_that_cannot_be_written_ends_the_run_with_its_error() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = open_log(&dir.path().join("log"));
+    let state_dir = dir.path().join("state");
+    let p = Projection::<Positions>::open_with(
+        &state_dir,
+        store.clone(),
+        Positions::default(),
+        ProjectionConfig {
+            persist_every_records: 2,
+            persist_every: Duration::from_secs(3600),
+            ..ProjectionConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A folder where the state file goes: no state file can be renamed into place.
+    std::fs::create_dir_all(state_dir.join("positions.state").join("occupied")).unwrap();
+    let (live, runner) = p.live();
+    let task = tokio::spawn(runner.run(std::future::pending()));
+    // The file is written in the background while the folding goes on; the failure
+    // ends the run once it is known, without a shutdown.
+    let mut appended = 0;
+    while !task.is_finished() && appended < 200 {
+        append(&*store, appended, appended + 1).await;
+        appended += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let result = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    match result {
+        Err(counterfoil_projection::ProjectionError::Io { projection, op, .. }) => {
+            assert_eq!((projection, op), ("positions", "rename into place"));
+        }
+        other => panic!("expected the write's error, got {other:?}"),
+    }
+    assert!(live.position() >= 2);
+    log.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
