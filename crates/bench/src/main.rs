@@ -556,7 +556,7 @@ fn owners_page(tickets: u64, performances: u64, queries: usize) -> Result<serde_
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         report.apply(&StoredRecord {
             position,
-            stream,
+            stream: stream.into(),
             revision: 0,
             id: uuid::Uuid::from_u128(u128::from(position) + 1),
             occurred_at: at + chrono::TimeDelta::seconds(position as i64),

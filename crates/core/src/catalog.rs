@@ -432,9 +432,9 @@ impl ReservedRecord {
         Self {
             id: record.id,
             occurred_at: record.occurred_at,
-            source: record.source.clone(),
-            actor: record.actor.clone(),
-            correlation_id: record.correlation_id.clone(),
+            source: record.source.to_string(),
+            actor: record.actor.to_string(),
+            correlation_id: record.correlation_id.as_ref().map(ToString::to_string),
             expected_revision,
             record: record.body.clone(),
         }
@@ -445,9 +445,9 @@ impl ReservedRecord {
         NewRecord {
             id: self.id,
             occurred_at: self.occurred_at,
-            source: self.source.clone(),
-            actor: self.actor.clone(),
-            correlation_id: self.correlation_id.clone(),
+            source: self.source.as_str().into(),
+            actor: self.actor.as_str().into(),
+            correlation_id: self.correlation_id.as_deref().map(Into::into),
             body: self.record.clone(),
         }
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::catalog::{RecordBody, RecordType};
 use crate::error::FieldError;
-use crate::values::{MAX_ID_LEN, Timestamp};
+use crate::values::{MAX_ID_LEN, Text, Timestamp};
 
 /// A record as received, before the store gives it a place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,10 +20,10 @@ pub struct NewRecord {
     /// The idempotency key: appending the same id with the same content twice is a no-op.
     pub id: Uuid,
     pub occurred_at: Timestamp,
-    pub source: String,
-    pub actor: String,
+    pub source: Text,
+    pub actor: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
+    pub correlation_id: Option<Text>,
     #[serde(flatten)]
     pub body: RecordBody,
 }
@@ -72,11 +72,11 @@ impl NewRecord {
             .parse()
             .map_err(|e: String| FieldError::new("type", e))?;
         let occurred_at = parse_time(&env.occurred_at)?;
-        let source = bounded(env.source.into_owned(), "source")?;
-        let actor = bounded(env.actor.into_owned(), "actor")?;
+        let source = bounded(&env.source, "source")?;
+        let actor = bounded(&env.actor, "actor")?;
         let correlation_id = env
             .correlation_id
-            .map(|c| bounded(c.into_owned(), "correlation_id"))
+            .map(|c| bounded(&c, "correlation_id"))
             .transpose()?;
         let data = env
             .data
@@ -177,16 +177,16 @@ fn parse_time(s: &str) -> Result<Timestamp, FieldError> {
         .map_err(|e| FieldError::new("occurred_at", format!("must be an RFC 3339 timestamp: {e}")))
 }
 
-fn bounded(s: String, field: &'static str) -> Result<String, FieldError> {
+fn bounded(s: &str, field: &'static str) -> Result<Text, FieldError> {
     if s.trim().is_empty() {
         Err(FieldError::new(field, "must not be empty"))
-    } else if s.chars().count() > MAX_ID_LEN {
+    } else if s.len() > MAX_ID_LEN && s.chars().count() > MAX_ID_LEN {
         Err(FieldError::new(
             field,
             format!("must be at most {MAX_ID_LEN} characters"),
         ))
     } else {
-        Ok(s)
+        Ok(Text::from(s))
     }
 }
 
@@ -246,16 +246,16 @@ impl<'de> Deserialize<'de> for Hash {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredRecord {
     pub position: u64,
-    pub stream: String,
+    pub stream: Text,
     /// Counts from 0 within the stream.
     pub revision: u64,
     pub id: Uuid,
     pub occurred_at: Timestamp,
     pub recorded_at: Timestamp,
-    pub source: String,
-    pub actor: String,
+    pub source: Text,
+    pub actor: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
+    pub correlation_id: Option<Text>,
     pub schema_version: u16,
     #[serde(flatten)]
     pub body: RecordBody,
@@ -275,7 +275,7 @@ struct CanonicalRef<'a> {
     recorded_at: &'a Timestamp,
     source: &'a str,
     actor: &'a str,
-    correlation_id: &'a Option<String>,
+    correlation_id: &'a Option<Text>,
     schema_version: u16,
     record: &'a RecordBody,
 }
@@ -283,16 +283,16 @@ struct CanonicalRef<'a> {
 #[derive(Deserialize)]
 struct CanonicalOwned {
     position: u64,
-    stream: String,
+    stream: Text,
     revision: u64,
     id: Uuid,
     #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
     occurred_at: Timestamp,
     #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
     recorded_at: Timestamp,
-    source: String,
-    actor: String,
-    correlation_id: Option<String>,
+    source: Text,
+    actor: Text,
+    correlation_id: Option<Text>,
     schema_version: u16,
     record: RecordBody,
 }
@@ -321,7 +321,7 @@ impl StoredRecord {
     /// hash is computed here from `previous`, the stream's last hash.
     pub fn seal(
         new: NewRecord,
-        stream: String,
+        stream: impl Into<Text>,
         revision: u64,
         position: u64,
         recorded_at: Timestamp,
@@ -340,7 +340,7 @@ impl StoredRecord {
     /// decoding (a store that keeps its latest records in memory builds them so).
     pub fn written(
         new: NewRecord,
-        stream: String,
+        stream: impl Into<Text>,
         revision: u64,
         position: u64,
         recorded_at: Timestamp,
@@ -348,7 +348,7 @@ impl StoredRecord {
     ) -> Self {
         StoredRecord {
             position,
-            stream,
+            stream: stream.into(),
             revision,
             id: new.id,
             occurred_at: new.occurred_at,

@@ -100,6 +100,10 @@ pub const MAX_ID_LEN: usize = 128;
 #[serde(transparent)]
 pub struct Id(CompactString);
 
+/// Free text of a record's envelope (stream name, source, actor, correlation id):
+/// held inline up to 24 bytes like [`Id`], without its checks.
+pub type Text = CompactString;
+
 impl Id {
     /// Validates and wraps an identifier.
     pub fn new(value: impl AsRef<str>) -> Result<Self, String> {

@@ -27,8 +27,8 @@ impl Sim {
         let record = counterfoil_core::NewRecord {
             id: crate::ids::uuid_v7(at, &mut self.rng),
             occurred_at: crate::ids::timestamp(at),
-            source: "ticketure".to_string(),
-            actor: "partner-feed".to_string(),
+            source: "ticketure".into(),
+            actor: "partner-feed".into(),
             correlation_id: None,
             body: RecordBody::TicketPurchased(Box::new(purchase)),
         };

@@ -276,9 +276,9 @@ impl Sim {
         let record = NewRecord {
             id: uuid_v7(at, &mut self.rng),
             occurred_at: timestamp(at),
-            source: origin.source.to_string(),
-            actor: origin.actor.to_string(),
-            correlation_id: correlation.map(|c| c.to_string()),
+            source: origin.source.into(),
+            actor: origin.actor.into(),
+            correlation_id: correlation.map(|c| c.as_str().into()),
             body,
         };
         let id = record.id;

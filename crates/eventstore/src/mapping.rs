@@ -121,9 +121,9 @@ pub fn encode_event(
         v: META_VERSION,
         occurred_at: record.occurred_at,
         recorded_at,
-        source: record.source.clone(),
-        actor: record.actor.clone(),
-        correlation_id: record.correlation_id.clone(),
+        source: record.source.to_string(),
+        actor: record.actor.to_string(),
+        correlation_id: record.correlation_id.as_ref().map(ToString::to_string),
         schema_version: record.record_type().schema_version(),
         previous,
         offset,
@@ -174,14 +174,14 @@ pub fn decode_event(e: EventParts<'_>) -> Result<Decoded, StoreError> {
     Ok(Decoded {
         record: StoredRecord {
             position: e.position,
-            stream: e.stream.to_string(),
+            stream: counterfoil_core::Text::from(e.stream),
             revision: e.revision,
             id: e.id,
             occurred_at: meta.occurred_at,
             recorded_at: meta.recorded_at,
-            source: meta.source,
-            actor: meta.actor,
-            correlation_id: meta.correlation_id,
+            source: meta.source.into(),
+            actor: meta.actor.into(),
+            correlation_id: meta.correlation_id.map(Into::into),
             schema_version: meta.schema_version,
             body,
             hash: Hash::GENESIS,
@@ -383,8 +383,7 @@ mod tests {
         let d = decode_event(parts(&e, "ticket-T2", 5, 900)).unwrap();
         let sealed = seal_run(vec![d]).unwrap();
         let log_seal =
-            StoredRecord::seal(new, "ticket-T2".into(), 5, 900, at, &prev, &mut Vec::new())
-                .unwrap();
+            StoredRecord::seal(new, "ticket-T2", 5, 900, at, &prev, &mut Vec::new()).unwrap();
         assert_eq!(sealed[0], log_seal);
     }
 

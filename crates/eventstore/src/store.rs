@@ -113,7 +113,7 @@ impl EventStore {
                 }
                 let d = decode_event(EventParts::of(&e))?;
                 let r = &d.record;
-                let before = chains.get(&r.stream).copied();
+                let before = chains.get(r.stream.as_str()).copied();
                 let expected_revision = before.map_or(0, |(rev, _)| rev + 1);
                 let previous = before.map_or(Hash::GENESIS, |(_, h)| h);
                 if r.revision != expected_revision {
@@ -140,7 +140,7 @@ impl EventStore {
                 if before.is_none() {
                     report.streams += 1;
                 }
-                chains.insert(r.stream.clone(), (r.revision, hash));
+                chains.insert(r.stream.to_string(), (r.revision, hash));
                 report.records += 1;
                 progress(report.records);
             }
@@ -323,7 +323,7 @@ impl EventStore {
                 None => {
                     let want = record.revision.saturating_sub(1);
                     let local = seen
-                        .get(&record.stream)
+                        .get(record.stream.as_str())
                         .filter(|(r, _)| *r == want)
                         .map(|(_, h)| *h);
                     match local.or_else(|| self.cached_hash(&record.stream, want)) {
@@ -336,7 +336,7 @@ impl EventStore {
                 }
             };
             record.hash = seal_hash(&record, &previous, &mut scratch)?;
-            seen.insert(record.stream.clone(), (record.revision, record.hash));
+            seen.insert(record.stream.to_string(), (record.revision, record.hash));
             out.push(record);
         }
         self.remember_hashes(seen);
@@ -622,7 +622,7 @@ impl EventStore {
 fn outcome(r: &StoredRecord, duplicate: bool) -> RecordOutcome {
     RecordOutcome {
         id: r.id,
-        stream: r.stream.clone(),
+        stream: r.stream.to_string(),
         revision: r.revision,
         position: r.position,
         hash: r.hash,

@@ -30,7 +30,7 @@ struct Recorded<'a> {
 struct Tail<'a> {
     source: &'a str,
     actor: &'a str,
-    correlation_id: &'a Option<String>,
+    correlation_id: &'a Option<counterfoil_core::Text>,
     schema_version: u16,
     record: &'a RecordBody,
 }
@@ -195,7 +195,7 @@ mod tests {
             NewRecord {
                 id: Uuid::from_u128(7),
                 occurred_at: chrono::Utc::now(),
-                source: "s".repeat(40),
+                source: "s".repeat(40).into(),
                 actor: "a".into(),
                 correlation_id: None,
                 body: simple,
@@ -237,7 +237,7 @@ mod tests {
             let mut scratch = Vec::new();
             StoredRecord::seal(
                 new,
-                "ticket-T-1".into(),
+                "ticket-T-1",
                 revision,
                 position,
                 now,

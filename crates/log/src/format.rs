@@ -400,7 +400,7 @@ mod canonical_tests {
         let mut scratch = Vec::new();
         let rec = StoredRecord::seal(
             new,
-            "ticket-T1".into(),
+            "ticket-T1",
             3,
             42,
             chrono::Utc::now(),

@@ -103,7 +103,7 @@ mod tests {
             .map(|p| {
                 StoredRecord::written(
                     new.clone(),
-                    "ticket-T1".into(),
+                    "ticket-T1",
                     p,
                     p,
                     chrono::Utc::now(),

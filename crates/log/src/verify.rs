@@ -356,7 +356,7 @@ impl Run<'_> {
                     "stored bytes are not the record's canonical encoding".into(),
                 ));
             }
-            let chain = self.streams.get(&rec.stream);
+            let chain = self.streams.get(rec.stream.as_str());
             let (count, previous, prev_pos) = match chain {
                 Some(c) => (c.count, c.hash, Some(c.last)),
                 None => (0, Hash::GENESIS, None),
@@ -433,7 +433,7 @@ impl Run<'_> {
                     ));
                 }
             }
-            match self.streams.get_mut(&rec.stream) {
+            match self.streams.get_mut(rec.stream.as_str()) {
                 Some(c) => {
                     c.count += 1;
                     c.last = pos;
@@ -441,7 +441,7 @@ impl Run<'_> {
                 }
                 None => {
                     self.streams.insert(
-                        rec.stream,
+                        rec.stream.to_string(),
                         Chain {
                             count: 1,
                             last: pos,

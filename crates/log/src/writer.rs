@@ -605,7 +605,7 @@ impl Writer {
                     }
                     duplicates.push(RecordOutcome {
                         id: stored.id,
-                        stream: stored.stream,
+                        stream: stored.stream.to_string(),
                         revision: stored.revision,
                         position: stored.position,
                         hash: stored.hash,

@@ -36,7 +36,7 @@ impl Prefixed {
 
     fn unprefix(&self, mut r: StoredRecord) -> StoredRecord {
         if let Some(s) = r.stream.strip_prefix(&self.prefix) {
-            r.stream = s.to_string();
+            r.stream = s.into();
         }
         r
     }
@@ -128,7 +128,7 @@ impl Store for Prefixed {
                     match item {
                         Ok(mut r) => {
                             let s = r.stream.strip_prefix(&prefix)?.to_string();
-                            r.stream = s;
+                            r.stream = s.into();
                             Some(Ok(r))
                         }
                         Err(e) => Some(Err(e)),
