@@ -9,6 +9,7 @@
 use std::fmt;
 use std::hash::BuildHasher;
 
+use counterfoil_core::Text;
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
 use serde::de::{SeqAccess, Visitor};
@@ -20,7 +21,9 @@ pub const NONE: u32 = u32::MAX;
 /// An append-only table of string ids with dense indexes from 0.
 #[derive(Default, Clone)]
 pub struct IdTable {
-    names: Vec<Box<str>>,
+    /// Ids of up to 24 bytes (nearly all) are held inline: no allocation to intern
+    /// one, and comparing one reads the table's own entry, not a second place.
+    names: Vec<Text>,
     index: HashTable<Slot>,
     hasher: DefaultHashBuilder,
 }
@@ -75,7 +78,7 @@ impl IdTable {
         if ix == NONE {
             return NONE;
         }
-        self.names.push(id.into());
+        self.names.push(Text::from(id));
         self.index
             .insert_unique(hash, Slot { ix, tag }, |s| spread(s.tag));
         ix
@@ -87,7 +90,7 @@ impl IdTable {
     }
 
     fn name_at(&self, ix: u32) -> &str {
-        self.names.get(ix as usize).map_or("", |s| s)
+        self.names.get(ix as usize).map_or("", Text::as_str)
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +103,10 @@ impl IdTable {
 
     /// `(index, id)` in index order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.names.iter().enumerate().map(|(i, s)| (i as u32, &**s))
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as u32, s.as_str()))
     }
 }
 
@@ -122,7 +128,7 @@ impl fmt::Debug for IdTable {
 
 impl Serialize for IdTable {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.names.iter().map(|n| &**n))
+        s.collect_seq(self.names.iter().map(Text::as_str))
     }
 }
 
