@@ -50,3 +50,17 @@ pub enum ProjectionError {
         reason: String,
     },
 }
+
+impl ProjectionError {
+    /// The projection the error is about; empty for a synthetic record.
+    pub fn projection(&self) -> &'static str {
+        match self {
+            Self::Store { projection, .. }
+            | Self::Io { projection, .. }
+            | Self::Encode { projection, .. }
+            | Self::SubscriptionEnded { projection, .. }
+            | Self::Task { projection, .. } => projection,
+            Self::BadRecord { .. } => "",
+        }
+    }
+}

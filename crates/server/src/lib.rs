@@ -30,7 +30,7 @@ use axum::extract::DefaultBodyLimit;
 use counterfoil_core::Store;
 use counterfoil_ledger::{Ledger, LedgerConfig};
 use counterfoil_log::{Durability, Log, LogConfig};
-use counterfoil_projection::{LiveFeed, LiveState, Projection, Projector};
+use counterfoil_projection::{LiveFeed, LiveState, Projection, Projector, catch_up_all};
 use counterfoil_projector_links::LinkAttribution;
 use counterfoil_projector_owners::OwnerReport;
 use counterfoil_projector_shared::SharedTickets;
@@ -160,28 +160,17 @@ type Runner = (
     tokio::task::JoinHandle<Result<u64, counterfoil_projection::ProjectionError>>,
 );
 
-/// Opens a read model and catches it up with the log; the caller starts its live
-/// runner on the shared feed.
+/// Opens a read model from its state file; [`open_models`] catches the four up together.
 async fn open_model<P: Projector>(
     data: &std::path::Path,
     store: &Arc<dyn Store>,
 ) -> Result<Projection<P>, ServerError> {
-    let fail = |source| ServerError::Projection {
-        projection: P::NAME,
-        source,
-    };
-    let mut projection = Projection::<P>::open(data.join("projections"), store.clone())
+    Projection::<P>::open(data.join("projections"), store.clone())
         .await
-        .map_err(fail)?;
-    let started = std::time::Instant::now();
-    let position = projection.catch_up(&mut |_, _| {}).await.map_err(fail)?;
-    tracing::info!(
-        projection = P::NAME,
-        position,
-        ms = started.elapsed().as_millis() as u64,
-        "caught up"
-    );
-    Ok(projection)
+        .map_err(|source| ServerError::Projection {
+            projection: P::NAME,
+            source,
+        })
 }
 
 /// Starts a caught-up read model following the log live on `feed` until `stopping`
@@ -368,10 +357,29 @@ async fn open_models(
     stopping: &watch::Receiver<bool>,
     runners: &mut Vec<Runner>,
 ) -> Result<reports::Models, ServerError> {
-    let shared = open_model::<SharedTickets>(data, store).await?;
-    let unsold = open_model::<UnsoldCounts>(data, store).await?;
-    let owners = open_model::<OwnerReport>(data, store).await?;
-    let links = open_model::<LinkAttribution>(data, store).await?;
+    let mut shared = open_model::<SharedTickets>(data, store).await?;
+    let mut unsold = open_model::<UnsoldCounts>(data, store).await?;
+    let mut owners = open_model::<OwnerReport>(data, store).await?;
+    let mut links = open_model::<LinkAttribution>(data, store).await?;
+    // One read of the log from the lowest checkpoint for all four, each folding the
+    // records past its own checkpoint.
+    let started = std::time::Instant::now();
+    let read = catch_up_all(
+        &**store,
+        &mut [&mut shared, &mut unsold, &mut owners, &mut links],
+        &mut |_, _| {},
+    )
+    .await
+    .map_err(|source| ServerError::Projection {
+        projection: source.projection(),
+        source,
+    })?;
+    tracing::info!(
+        read,
+        position = shared.position(),
+        ms = started.elapsed().as_millis() as u64,
+        "read models caught up"
+    );
     let from = [
         shared.position(),
         unsold.position(),
