@@ -853,20 +853,8 @@ async fn a_broken_chain_writes_nothing_after_it<S: Store>(s: Arc<S>) {
     assert!(matches!(&out1[1], UnitOutcome::Failed(_)), "{:?}", out1[1]);
     assert_eq!(v1.get(), Some(false));
     for (chain, rec, verdict) in [(c2, &b, &v2), (c3, &c, &v3)] {
-        let out = s
-            .append_batch_chained(
-                vec![vec![write(
-                    "cb-b",
-                    ExpectedRevision::Any,
-                    vec![rec.clone()],
-                )]],
-                chain,
-            )
-            .await
-            .unwrap();
-        assert!(matches!(&out[0], UnitOutcome::NotAttempted), "{:?}", out[0]);
+        chained_not_written(&*s, "cb-b", ExpectedRevision::Any, rec, chain).await;
         assert_eq!(verdict.get(), Some(false));
-        assert!(s.find_by_id(rec.id).await.unwrap().is_none());
     }
     assert_eq!(s.stream_revision("cb-b").await.unwrap(), None);
 
@@ -890,43 +878,35 @@ async fn a_broken_chain_writes_nothing_after_it<S: Store>(s: Arc<S>) {
     }
     assert_eq!(v1.get(), Some(false));
     let d = record("cb-d");
-    let out2 = s
-        .append_batch_chained(
-            vec![vec![write(
-                "cb-d",
-                ExpectedRevision::NoStream,
-                vec![d.clone()],
-            )]],
-            c2,
-        )
-        .await
-        .unwrap();
-    assert!(
-        matches!(&out2[0], UnitOutcome::NotAttempted),
-        "{:?}",
-        out2[0]
-    );
+    chained_not_written(&*s, "cb-d", ExpectedRevision::NoStream, &d, c2).await;
     assert_eq!(v2.get(), Some(false));
-    assert!(s.find_by_id(d.id).await.unwrap().is_none());
 
     // A link dropped before its batch reached the store.
     let (c1, v1) = Chain::after(None);
     let (c2, _) = Chain::after(Some(v1));
     drop(c1);
     let e = record("cb-e");
+    chained_not_written(&*s, "cb-e", ExpectedRevision::NoStream, &e, c2).await;
+}
+
+/// Appends `rec` to `stream` chained on `chain`, and checks that none of it was
+/// written: the unit is not attempted and the id is not stored.
+async fn chained_not_written<S: Store + ?Sized>(
+    s: &S,
+    stream: &str,
+    expected: ExpectedRevision,
+    rec: &NewRecord,
+    chain: Chain,
+) {
     let out = s
         .append_batch_chained(
-            vec![vec![write(
-                "cb-e",
-                ExpectedRevision::NoStream,
-                vec![e.clone()],
-            )]],
-            c2,
+            vec![vec![write(stream, expected, vec![rec.clone()])]],
+            chain,
         )
         .await
         .unwrap();
     assert!(matches!(&out[0], UnitOutcome::NotAttempted), "{:?}", out[0]);
-    assert!(s.find_by_id(e.id).await.unwrap().is_none());
+    assert!(s.find_by_id(rec.id).await.unwrap().is_none());
 }
 
 async fn idempotency_survives_reopen<H: Harness>(h: &mut H) {

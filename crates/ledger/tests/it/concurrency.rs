@@ -101,10 +101,7 @@ async fn submit_many_decides_in_order_and_batches_within_max_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_writer_on_the_same_store_is_a_conflict_decided_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, a) = open(dir.path()).await;
-    for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
-        accepted(&a.submit(r).await);
-    }
+    let (log, a) = open_with_ticket_t1(dir.path()).await;
     // A second ledger on the same store: its state is folded now and goes stale.
     let b = another_ledger(&log, LedgerConfig::default()).await;
     accepted(&a.submit(redeem("T1")).await);
@@ -125,10 +122,7 @@ async fn another_writer_on_the_same_store_is_a_conflict_decided_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_that_outlasts_the_retries_is_answered_as_such() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, a) = open(dir.path()).await;
-    for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
-        accepted(&a.submit(r).await);
-    }
+    let (log, a) = open_with_ticket_t1(dir.path()).await;
     let b = another_ledger(
         &log,
         LedgerConfig {
@@ -307,10 +301,7 @@ async fn a_conflict_voids_every_batch_chained_behind_it() {
     const CHUNK: usize = 200;
     const CHUNKS: usize = 6;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (log, a) = open(dir.path()).await;
-    for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
-        accepted(&a.submit(r).await);
-    }
+    let (log, a) = open_with_ticket_t1(dir.path()).await;
     // b's state goes stale: a writes to T1's stream after b folded the log.
     let b = another_ledger(
         &log,
@@ -353,4 +344,15 @@ async fn a_conflict_voids_every_batch_chained_behind_it() {
     assert_eq!(report.records as usize, 4 + CHUNK * CHUNKS);
     b.shutdown().await;
     close(log, a).await;
+}
+
+/// A ledger whose log holds performance P1, definition D1 and ticket T1 (order O1).
+async fn open_with_ticket_t1(
+    dir: &std::path::Path,
+) -> (counterfoil_log::Log, counterfoil_ledger::Ledger) {
+    let (log, ledger) = open(dir).await;
+    for r in [perf("P1"), def("D1", "P1", None), buy("T1", "O1", "D1")] {
+        accepted(&ledger.submit(r).await);
+    }
+    (log, ledger)
 }

@@ -9,6 +9,23 @@ use tempfile::TempDir;
 
 use crate::support::{Positions, append, no_progress, open_log, range};
 
+/// A `Positions` projection in `dir` that persists every `records` records (and not
+/// by time).
+async fn persisting_every(
+    records: u64,
+    dir: &std::path::Path,
+    store: &std::sync::Arc<dyn counterfoil_core::Store>,
+) -> Projection<Positions> {
+    let config = ProjectionConfig {
+        persist_every_records: records,
+        persist_every: Duration::from_secs(3600),
+        ..ProjectionConfig::default()
+    };
+    Projection::open_with(dir, store.clone(), Positions::default(), config)
+        .await
+        .unwrap()
+}
+
 fn checkpoint_on_disk(path: &std::path::Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     state_file::decode::<Positions>(&bytes, "positions", 1, "")
@@ -23,18 +40,7 @@ async fn the_live_runner_follows_the_log_and_persists_on_shutdown() {
     let state_dir = dir.path().join("state");
     let file = state_dir.join("positions.state");
     append(&*store, 0, 5).await;
-    let mut p = Projection::<Positions>::open_with(
-        &state_dir,
-        store.clone(),
-        Positions::default(),
-        ProjectionConfig {
-            persist_every_records: 4,
-            persist_every: Duration::from_secs(3600),
-            ..ProjectionConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mut p = persisting_every(4, &state_dir, &store).await;
     p.catch_up(&mut no_progress()).await.unwrap();
     let (live, runner) = p.live();
     let reader = runner.state();
@@ -110,18 +116,7 @@ async fn a_state_file_that_cannot_be_written_ends_the_run_with_its_error() {
     let dir = TempDir::new().unwrap();
     let (log, store) = open_log(&dir.path().join("log"));
     let state_dir = dir.path().join("state");
-    let p = Projection::<Positions>::open_with(
-        &state_dir,
-        store.clone(),
-        Positions::default(),
-        ProjectionConfig {
-            persist_every_records: 2,
-            persist_every: Duration::from_secs(3600),
-            ..ProjectionConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let p = persisting_every(2, &state_dir, &store).await;
     // A folder where the state file goes: no state file can be renamed into place.
     std::fs::create_dir_all(state_dir.join("positions.state").join("occupied")).unwrap();
     let (live, runner) = p.live();

@@ -77,10 +77,7 @@ async fn a_fresh_projection_ignores_the_state_file_and_replaces_it_once_rebuilt(
         12
     );
     drop(p);
-    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 12 });
+    let reopened = reopened_at::<Positions>(&state_dir, &store, 12).await;
     assert_eq!(reopened.state().seen, range(0, 12));
     log.close().await.unwrap();
 }
@@ -167,10 +164,7 @@ async fn a_version_bump_rebuilds_from_zero() {
     assert_eq!(v2.catch_up(&mut no_progress()).await.unwrap(), 8);
     assert_eq!(v2.state().seen, range(0, 8));
     // The file now holds version 2.
-    let reopened = Projection::<PositionsV2>::open(&state_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 8 });
+    reopened_at::<PositionsV2>(&state_dir, &store, 8).await;
     log.close().await.unwrap();
 }
 
@@ -374,15 +368,9 @@ async fn several_projections_catch_up_from_their_own_checkpoints_in_one_pass() {
     assert_eq!(calls.last(), Some(&(15, 15)));
     // Both states were encoded together at the end and written with their checkpoints.
     assert_eq!((ahead.unsaved(), behind.unsaved()), (0, 0));
-    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 15 });
+    let reopened = reopened_at::<Positions>(&state_dir, &store, 15).await;
     assert_eq!(reopened.state().seen, range(0, 15));
-    let reopened = Projection::<LinkAttribution>::open(&state_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(reopened.opened(), &OpenOutcome::Resumed { checkpoint: 15 });
+    let reopened = reopened_at::<LinkAttribution>(&state_dir, &store, 15).await;
     assert_eq!(reopened.state(), behind.state());
 
     // A full rebuild of both, in one pass.
@@ -454,21 +442,9 @@ async fn threaded_catch_up_folds_each_projection_on_its_own_thread_and_persists_
     assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0), "{calls:?}");
 
     // Both states are on disk with their checkpoints, and equal a plain catch-up.
-    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        reopened.opened(),
-        &OpenOutcome::Resumed { checkpoint: 10_000 }
-    );
+    let reopened = reopened_at::<Positions>(&state_dir, &store, 10_000).await;
     assert_eq!(reopened.state().seen, range(0, 10_000));
-    let reopened = Projection::<LinkAttribution>::open(&state_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        reopened.opened(),
-        &OpenOutcome::Resumed { checkpoint: 10_000 }
-    );
+    let reopened = reopened_at::<LinkAttribution>(&state_dir, &store, 10_000).await;
     let mut plain = Projection::<LinkAttribution>::open(dir.path().join("plain"), store.clone())
         .await
         .unwrap();
@@ -531,13 +507,7 @@ async fn a_projection_that_cannot_persist_fails_the_threaded_catch_up_by_name() 
         other => panic!("expected an I/O error, got {other}"),
     }
     // The other projection finished and persisted all the same.
-    let reopened = Projection::<LinkAttribution>::open(&good_dir, store.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        reopened.opened(),
-        &OpenOutcome::Resumed { checkpoint: 5_000 }
-    );
+    reopened_at::<LinkAttribution>(&good_dir, &store, 5_000).await;
     log.close().await.unwrap();
 }
 
@@ -674,4 +644,20 @@ async fn a_rebuild_over_many_chunks_folds_every_position_once_in_order() {
         assert_eq!(p.state().seen, range(0, n), "store {k}");
     }
     log.close().await.unwrap();
+}
+
+/// The projection reopened from its state file, which must resume at `checkpoint`.
+async fn reopened_at<P: counterfoil_projection::Projector>(
+    dir: &std::path::Path,
+    store: &Arc<dyn counterfoil_core::Store>,
+    checkpoint: u64,
+) -> Projection<P> {
+    let p = Projection::<P>::open(dir, store.clone()).await.unwrap();
+    assert_eq!(
+        p.opened(),
+        &OpenOutcome::Resumed { checkpoint },
+        "{}",
+        P::NAME
+    );
+    p
 }
