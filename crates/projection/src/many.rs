@@ -56,11 +56,15 @@ pub async fn catch_up_all(
         return Ok(0);
     };
     let name = projections.first().map_or("", |p| p.name());
-    let mut folding = Folding::Here(projections);
-    let (read, _) = read_into(store, start, name, &mut folding, progress).await?;
-    if let Folding::Here(projections) = folding {
-        persist_all(projections).await?;
-    }
+    let (read, _) = read_into(
+        store,
+        start,
+        name,
+        &mut Folding::Here(projections),
+        progress,
+    )
+    .await?;
+    persist_all(projections).await?;
     Ok(read)
 }
 
@@ -79,14 +83,17 @@ pub async fn catch_up_threaded(
         return Ok(0);
     };
     let name = projections.first().map_or("", |p| p.name());
-    let mut folding = Folding::Threads(Pool::start(projections)?);
-    let read = read_into(store, start, name, &mut folding, progress).await;
-    let finished = match folding {
-        Folding::Threads(pool) => pool.finish().await,
-        Folding::Here(_) => Ok(()),
-    };
+    let mut pool = Pool::start(projections)?;
+    let read = read_into(
+        store,
+        start,
+        name,
+        &mut Folding::Threads(&mut pool),
+        progress,
+    )
+    .await;
     // A projection's own failure says more than the reading's end it caused.
-    finished?;
+    pool.finish().await?;
     let (read, total) = read?;
     progress(total, total);
     Ok(read)
@@ -109,7 +116,7 @@ enum Folding<'a, 'p> {
     /// Into every projection, a chunk at a time (a thread each per chunk).
     Here(&'a mut [&'p mut dyn DynProjection]),
     /// Onto each projection's queue.
-    Threads(Pool),
+    Threads(&'a mut Pool),
 }
 
 /// Reads from `start` to the end position observed now and hands every chunk on.
@@ -195,7 +202,7 @@ struct Pool {
 
 struct Worker {
     name: &'static str,
-    queue: Option<tokio::sync::mpsc::Sender<Arc<Vec<StoredRecord>>>>,
+    queue: tokio::sync::mpsc::Sender<Arc<Vec<StoredRecord>>>,
     /// The next position the projection folds: every chunk below it is folded.
     folded: Arc<AtomicU64>,
     done: tokio::sync::oneshot::Receiver<Result<()>>,
@@ -211,13 +218,10 @@ impl Pool {
     }
 
     /// Queues a chunk for every projection; false when one of them has stopped.
-    async fn send(&mut self, batch: Vec<StoredRecord>) -> bool {
+    async fn send(&self, batch: Vec<StoredRecord>) -> bool {
         let chunk = Arc::new(batch);
-        for w in &mut self.workers {
-            let Some(queue) = &w.queue else {
-                return false;
-            };
-            if queue.send(chunk.clone()).await.is_err() {
+        for w in &self.workers {
+            if w.queue.send(chunk.clone()).await.is_err() {
                 return false;
             }
         }
@@ -235,15 +239,14 @@ impl Pool {
 
     /// Closes the queues and waits until every projection has folded what was queued
     /// and persisted; the first failure, if any.
-    async fn finish(mut self) -> Result<()> {
-        for w in &mut self.workers {
-            w.queue = None;
-        }
+    async fn finish(self) -> Result<()> {
+        // Every queue closes before the first wait, so the final persists run at once.
+        let waiting: Vec<_> = self.workers.into_iter().map(|w| (w.name, w.done)).collect();
         let mut outcome = Ok(());
-        for w in self.workers {
-            let result = w.done.await.unwrap_or_else(|_| {
+        for (name, done) in waiting {
+            let result = done.await.unwrap_or_else(|_| {
                 Err(ProjectionError::Task {
-                    projection: w.name,
+                    projection: name,
                     reason: "the folding thread panicked".into(),
                 })
             });
@@ -258,7 +261,8 @@ impl Pool {
 impl Worker {
     fn start(mut p: Box<dyn DynProjection>) -> Result<Worker> {
         let name = p.name();
-        let (queue, mut chunks) = tokio::sync::mpsc::channel(QUEUED_CHUNKS);
+        let (queue, mut chunks) =
+            tokio::sync::mpsc::channel::<Arc<Vec<StoredRecord>>>(QUEUED_CHUNKS);
         let (finished, done) = tokio::sync::oneshot::channel();
         let folded = Arc::new(AtomicU64::new(p.position()));
         let progress = folded.clone();
@@ -267,7 +271,6 @@ impl Worker {
             .spawn(move || {
                 let mut outcome = Ok(());
                 while let Some(chunk) = chunks.blocking_recv() {
-                    let chunk: Arc<Vec<StoredRecord>> = chunk;
                     for record in chunk.iter() {
                         p.apply(record);
                     }
@@ -291,7 +294,7 @@ impl Worker {
             })?;
         Ok(Worker {
             name,
-            queue: Some(queue),
+            queue,
             folded,
             done,
         })
