@@ -432,12 +432,12 @@ fn parse_worker(rx: &std_mpsc::Receiver<RawChunk>, tx: &mpsc::Sender<ParsedChunk
 
 fn parse_chunk(raw: RawChunk) -> ParsedChunk {
     // Records are large: sized once, the vector never moves them to grow.
-    let lines = raw.text.iter().filter(|&&b| b == b'\n').count() + 1;
+    let lines = memchr::memchr_iter(b'\n', &raw.text).count() + 1;
     let mut records = Vec::with_capacity(lines);
     let mut record_lines = Vec::with_capacity(lines);
     let mut bad = Vec::new();
     let mut line = raw.first_line;
-    for text in raw.text.split_inclusive(|&b| b == b'\n') {
+    for text in split_lines(&raw.text) {
         let no = line;
         line += 1;
         let text = text.trim_ascii();
@@ -471,6 +471,21 @@ fn parse_chunk(raw: RawChunk) -> ParsedChunk {
         progress: raw.progress,
         expectations: raw.expectations,
     }
+}
+
+/// The lines of `text`, as `split_inclusive` on `\n` gives them, found with `memchr`
+/// (a byte-by-byte split was a fifth of the parsing threads' time).
+fn split_lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        Some(line)
+    })
 }
 
 /// The `id` a malformed line states, when it is JSON with a string id.
@@ -711,6 +726,23 @@ mod tests {
     }
 
     const RECORD: &str = r#"{"id":"0193a000-0000-7000-8000-000000000001","type":"link.clicked","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"link_id":"L1","visitor_id":"v1"}}"#;
+
+    #[test]
+    fn lines_split_as_split_inclusive_splits_them() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a\nb",
+            "\n\nab\r\n\nc\n",
+            "ab\ncd\n\n",
+        ] {
+            let ours: Vec<&[u8]> = split_lines(text.as_bytes()).collect();
+            let theirs: Vec<&[u8]> = text.as_bytes().split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
 
     #[test]
     fn lines_are_numbered_across_blank_lines_and_crlf() {

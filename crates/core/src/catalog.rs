@@ -543,6 +543,21 @@ macro_rules! catalog {
                 }
             }
 
+            /// Reads `data` of the named type from a deserializer that is already at
+            /// it: the import's one-pass envelope reader, which needs no second scan
+            /// of the data's text. Only an object is read (serde would also read a
+            /// struct from an array).
+            pub(crate) fn deserialize_data<'de, D: Deserializer<'de>>(
+                ty: RecordType,
+                d: D,
+            ) -> Result<Self, D::Error> {
+                let d = crate::record::ObjectOnly(d);
+                match ty {
+                    $( RecordType::$variant => <$data>::deserialize(d).map(RecordBody::$variant), )*
+                    $( RecordType::$ivariant => <$idata>::deserialize(d).map(RecordBody::$ivariant), )*
+                }
+            }
+
             /// Parses the raw JSON text of `data` for the named type, without building
             /// an intermediate JSON tree (the import hot path).
             pub fn from_json_data_str(ty: RecordType, data: &str) -> Result<Self, crate::error::FieldError> {

@@ -45,55 +45,42 @@ impl NewRecord {
         if !line.trim_start().starts_with('{') {
             return Err(FieldError::new("record", "must be a JSON object"));
         }
-        // Fast path without path tracking; on failure, parse again with it so the
-        // error names the field. (`from_str` also refuses trailing characters.)
-        let env: RawEnvelope<'_> = match serde_json::from_str(line) {
-            Ok(env) => env,
-            Err(_) => {
-                let mut de = serde_json::Deserializer::from_str(line);
-                let env: RawEnvelope<'_> =
-                    serde_path_to_error::deserialize(&mut de).map_err(envelope_error)?;
-                de.end().map_err(|e| {
-                    FieldError::new(
-                        "record",
-                        format!("trailing characters after the object: {e}"),
-                    )
-                })?;
-                env
-            }
-        };
-        let id = match env.id.as_deref() {
-            None => Uuid::now_v7(),
-            Some(s) => Uuid::parse_str(s)
-                .map_err(|e| FieldError::new("id", format!("must be a UUID: {e}")))?,
-        };
-        let ty: RecordType = env
-            .ty
-            .parse()
-            .map_err(|e: String| FieldError::new("type", e))?;
-        let occurred_at = parse_time(&env.occurred_at)?;
-        let source = bounded(&env.source, "source")?;
-        let actor = bounded(&env.actor, "actor")?;
-        let correlation_id = env
-            .correlation_id
-            .map(|c| bounded(&c, "correlation_id"))
-            .transpose()?;
-        let data = env
-            .data
-            .ok_or_else(|| FieldError::new("data", "missing field"))?;
-        if !data.get().starts_with('{') {
-            return Err(FieldError::new("data", "must be a JSON object"));
+        // Fast path: one pass over the line, reading `data` straight into its type
+        // when `type` comes first. On any failure, parse again with path tracking so
+        // the error names the field. (`from_str` also refuses trailing characters.)
+        if let Ok(env) = serde_json::from_str::<OnePassEnvelope<'_>>(line) {
+            let head = Head {
+                id: env.id.as_deref(),
+                ty: &env.ty,
+                occurred_at: &env.occurred_at,
+                source: &env.source,
+                actor: &env.actor,
+                correlation_id: env.correlation_id.as_deref(),
+            };
+            return match env.data {
+                Some(Data::Typed(body)) => head.finish(|_| Ok(body)),
+                Some(Data::Raw(raw)) => head.finish(|ty| raw_data(ty, Some(raw))),
+                None => head.finish(|ty| raw_data(ty, None)),
+            };
         }
-        let body = RecordBody::from_json_data_str(ty, data.get())?;
-        body.check_fields()?;
-        Ok(Self {
-            id,
-            occurred_at,
-            source,
-            actor,
-            correlation_id,
-            body,
-        })
+        let mut de = serde_json::Deserializer::from_str(line);
+        let env: RawEnvelope<'_> =
+            serde_path_to_error::deserialize(&mut de).map_err(envelope_error)?;
+        de.end().map_err(|e| {
+            FieldError::new(
+                "record",
+                format!("trailing characters after the object: {e}"),
+            )
+        })?;
+        let head = Head {
+            id: env.id.as_deref(),
+            ty: &env.ty,
+            occurred_at: &env.occurred_at,
+            source: &env.source,
+            actor: &env.actor,
+            correlation_id: env.correlation_id.as_deref(),
+        };
+        head.finish(|ty| raw_data(ty, env.data))
     }
 
     /// Parses one ingest object. An absent `id` gets a fresh UUIDv7.
@@ -139,6 +126,295 @@ struct RawEnvelope<'a> {
     correlation_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
+}
+
+/// The envelope's fields, checked in one order whichever way they were read.
+struct Head<'a> {
+    id: Option<&'a str>,
+    ty: &'a str,
+    occurred_at: &'a str,
+    source: &'a str,
+    actor: &'a str,
+    correlation_id: Option<&'a str>,
+}
+
+impl Head<'_> {
+    /// Checks the envelope, then reads the body with `body` and checks its fields.
+    fn finish(
+        self,
+        body: impl FnOnce(RecordType) -> Result<RecordBody, FieldError>,
+    ) -> Result<NewRecord, FieldError> {
+        let id = match self.id {
+            None => Uuid::now_v7(),
+            Some(s) => Uuid::parse_str(s)
+                .map_err(|e| FieldError::new("id", format!("must be a UUID: {e}")))?,
+        };
+        let ty: RecordType = self
+            .ty
+            .parse()
+            .map_err(|e: String| FieldError::new("type", e))?;
+        let occurred_at = parse_time(self.occurred_at)?;
+        let source = bounded(self.source, "source")?;
+        let actor = bounded(self.actor, "actor")?;
+        let correlation_id = self
+            .correlation_id
+            .map(|c| bounded(c, "correlation_id"))
+            .transpose()?;
+        let body = body(ty)?;
+        body.check_fields()?;
+        Ok(NewRecord {
+            id,
+            occurred_at,
+            source,
+            actor,
+            correlation_id,
+            body,
+        })
+    }
+}
+
+/// Parses `data` from its raw text.
+fn raw_data(ty: RecordType, data: Option<&RawValue>) -> Result<RecordBody, FieldError> {
+    let data = data.ok_or_else(|| FieldError::new("data", "missing field"))?;
+    if !data.get().starts_with('{') {
+        return Err(FieldError::new("data", "must be a JSON object"));
+    }
+    RecordBody::from_json_data_str(ty, data.get())
+}
+
+/// `data` as the one-pass reader found it.
+enum Data<'a> {
+    /// Read into its type, which came before it.
+    Typed(RecordBody),
+    /// Kept as text: the type came after it, or is not a known one.
+    Raw(&'a RawValue),
+}
+
+/// The ingest envelope read in one pass: the same fields and rules as [`RawEnvelope`],
+/// whose derived reader gives the errors when this one fails.
+struct OnePassEnvelope<'a> {
+    id: Option<Cow<'a, str>>,
+    ty: Cow<'a, str>,
+    occurred_at: Cow<'a, str>,
+    source: Cow<'a, str>,
+    actor: Cow<'a, str>,
+    correlation_id: Option<Cow<'a, str>>,
+    data: Option<Data<'a>>,
+}
+
+impl<'de> Deserialize<'de> for OnePassEnvelope<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = OnePassEnvelope<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                #[derive(Default)]
+                struct Seen<'a> {
+                    id: Option<Option<Cow<'a, str>>>,
+                    ty: Option<Cow<'a, str>>,
+                    occurred_at: Option<Cow<'a, str>>,
+                    source: Option<Cow<'a, str>>,
+                    actor: Option<Cow<'a, str>>,
+                    correlation_id: Option<Option<Cow<'a, str>>>,
+                    data: Option<Option<Data<'a>>>,
+                }
+                fn once<T, E: serde::de::Error>(
+                    slot: &mut Option<T>,
+                    name: &'static str,
+                    value: T,
+                ) -> Result<(), E> {
+                    if slot.is_some() {
+                        return Err(E::duplicate_field(name));
+                    }
+                    *slot = Some(value);
+                    Ok(())
+                }
+                let mut seen = Seen::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Id => once(&mut seen.id, "id", map.next_value::<Opt<'de>>()?.0)?,
+                        Key::Type => once(&mut seen.ty, "type", map.next_value::<Str<'de>>()?.0)?,
+                        Key::OccurredAt => once(
+                            &mut seen.occurred_at,
+                            "occurred_at",
+                            map.next_value::<Str<'de>>()?.0,
+                        )?,
+                        Key::Source => {
+                            once(&mut seen.source, "source", map.next_value::<Str<'de>>()?.0)?
+                        }
+                        Key::Actor => {
+                            once(&mut seen.actor, "actor", map.next_value::<Str<'de>>()?.0)?
+                        }
+                        Key::CorrelationId => once(
+                            &mut seen.correlation_id,
+                            "correlation_id",
+                            map.next_value::<Opt<'de>>()?.0,
+                        )?,
+                        Key::Data => {
+                            let ty = seen
+                                .ty
+                                .as_deref()
+                                .and_then(|t| t.parse::<RecordType>().ok());
+                            let data = match ty {
+                                Some(ty) => Some(Data::Typed(map.next_value_seed(DataSeed(ty))?)),
+                                None => map.next_value::<Option<&'de RawValue>>()?.map(Data::Raw),
+                            };
+                            once(&mut seen.data, "data", data)?
+                        }
+                    }
+                }
+                Ok(OnePassEnvelope {
+                    id: seen.id.flatten(),
+                    ty: seen.ty.ok_or_else(|| A::Error::missing_field("type"))?,
+                    occurred_at: seen
+                        .occurred_at
+                        .ok_or_else(|| A::Error::missing_field("occurred_at"))?,
+                    source: seen
+                        .source
+                        .ok_or_else(|| A::Error::missing_field("source"))?,
+                    actor: seen.actor.ok_or_else(|| A::Error::missing_field("actor"))?,
+                    correlation_id: seen.correlation_id.flatten(),
+                    data: seen.data.flatten(),
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A field name of the envelope.
+enum Key {
+    Id,
+    Type,
+    OccurredAt,
+    Source,
+    Actor,
+    CorrelationId,
+    Data,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "id" => Key::Id,
+                    "type" => Key::Type,
+                    "occurred_at" => Key::OccurredAt,
+                    "source" => Key::Source,
+                    "actor" => Key::Actor,
+                    "correlation_id" => Key::CorrelationId,
+                    "data" => Key::Data,
+                    other => return Err(E::unknown_field(other, ENVELOPE_FIELDS)),
+                })
+            }
+        }
+        d.deserialize_identifier(Visit)
+    }
+}
+
+/// A string, borrowed from the line when it has no escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+/// An optional [`Str`]: `null` is none.
+struct Opt<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Opt<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Opt(Option::<Str<'de>>::deserialize(d)?.map(|s| s.0)))
+    }
+}
+
+const ENVELOPE_FIELDS: &[&str] = &[
+    "id",
+    "type",
+    "occurred_at",
+    "source",
+    "actor",
+    "correlation_id",
+    "data",
+];
+
+/// Reads a `data` object of a known type (anything else, `null` too, fails the one
+/// pass, and the derived reader names the error).
+struct DataSeed(RecordType);
+
+impl<'de> serde::de::DeserializeSeed<'de> for DataSeed {
+    type Value = RecordBody;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        RecordBody::deserialize_data(self.0, d)
+    }
+}
+
+/// A deserializer that reads structs from maps only (see
+/// [`RecordBody::deserialize_data`]).
+pub(crate) struct ObjectOnly<D>(pub D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(v)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_struct(name, fields, MapOnly(v))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+/// A struct visitor that accepts a map and nothing else.
+struct MapOnly<V>(V);
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for MapOnly<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
+    }
 }
 
 /// Names the envelope field an error is about. serde reports a missing or unknown

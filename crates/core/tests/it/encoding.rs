@@ -50,6 +50,23 @@ fn update_distinguishes_null_from_absent() {
 }
 
 #[test]
+fn field_order_and_escapes_do_not_change_the_record() {
+    // `type` before `data` is read in one pass; after it, `data` is read again from
+    // its text. Escaped strings cannot be borrowed from the line.
+    let envelope = r#""id":"0193a5b4-7c2e-7d1a-9b1e-0a1b2c3d4e5f","occurred_at":"2026-11-21T19:04:05Z","source":"web","actor":"check\u006fut","correlation_id":"c\"1""#;
+    let data = r#""data":{"ticket_id":"T\u0031","gate":"north","device":"d-7"}"#;
+    let ty = r#""type":"ticket.redeemed""#;
+    let first = NewRecord::from_json_str(&format!("{{{ty},{envelope},{data}}}")).unwrap();
+    let last = NewRecord::from_json_str(&format!("{{{data},{envelope},{ty}}}")).unwrap();
+    assert_eq!(first, last);
+    assert_eq!(first.actor, "checkout");
+    assert_eq!(first.correlation_id.as_deref(), Some("c\"1"));
+    let json = first.to_json();
+    assert_eq!(json["data"]["ticket_id"], "T1");
+    assert_eq!(json["data"]["gate"], "north");
+}
+
+#[test]
 fn parse_errors_name_the_field() {
     let cases = [
         (
@@ -105,6 +122,27 @@ fn parse_errors_name_the_field() {
             "record",
         ),
         (r#"[1,2]"#, "record"),
+        // An array would fill the struct's fields in order; only an object is data.
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":["T1"]}"#,
+            "data",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":null}"#,
+            "data",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1"},"data":{"ticket_id":"T2"}}"#,
+            "data",
+        ),
+        (
+            r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","type":"ticket.redeemed","data":{"ticket_id":"T1"}}"#,
+            "type",
+        ),
+        (
+            r#"{"data":{"ticket_id":"T1"},"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"ticket_id":"T1","colour":"red"}}"#,
+            "data",
+        ),
         (
             r#"{"type":"ticket.redeemed","occurred_at":"2026-11-21T19:04:05Z","source":"  ","actor":"a","data":{"ticket_id":"T1"}}"#,
             "source",
