@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::record::NewRecord;
-use crate::values::{Amount, Currency, Id, Timestamp};
+use crate::values::{Amount, Currency, Id, Text, Timestamp};
 
 /// A person as carried by a ticket: buyer, transfer recipient, initial owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -19,13 +19,13 @@ use crate::values::{Amount, Currency, Id, Timestamp};
 pub struct Person {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<Id>,
-    pub email: String,
+    pub email: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub last_name: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<Text>,
 }
 
 impl Person {
@@ -44,21 +44,21 @@ impl Person {
 #[serde(deny_unknown_fields)]
 pub struct Seat {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub section: Option<String>,
+    pub section: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row: Option<String>,
+    pub row: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seat: Option<String>,
+    pub seat: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub area: Option<String>,
+    pub area: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub level: Option<String>,
+    pub level: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block: Option<String>,
+    pub block: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<String>,
+    pub gate: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entrance: Option<String>,
+    pub entrance: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -66,24 +66,24 @@ pub struct Seat {
 pub struct PerformanceScheduled {
     pub performance_id: Id,
     pub organizer_id: Id,
-    pub name: String,
+    pub name: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<Text>,
     #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
     pub starts_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub venue: Option<String>,
+    pub venue: Option<Text>,
 }
 
 /// One choice of an optional-price definition ("Pay what you can": 10, 20, 50).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceOption {
-    pub name: String,
+    pub name: Text,
     pub price: Amount,
 }
 
@@ -99,9 +99,9 @@ pub enum Pricing {
 pub struct DefinitionCreated {
     pub definition_id: Id,
     pub performance_id: Id,
-    pub name: String,
+    pub name: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
+    pub group: Option<Text>,
     pub pricing: Pricing,
     pub currency: Currency,
     /// Absent means unlimited.
@@ -124,13 +124,13 @@ pub struct DefinitionCreated {
 pub struct DefinitionUpdated {
     pub definition_id: Id,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "double_option"
     )]
-    pub group: Option<Option<String>>,
+    pub group: Option<Option<Text>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,8 +190,8 @@ pub enum LinkScope {
 pub struct LinkCreated {
     pub link_id: Id,
     pub organizer_id: Id,
-    pub owner_name: String,
-    pub owner_email: String,
+    pub owner_name: Text,
+    pub owner_email: Text,
     pub scope: LinkScope,
     /// Required when scope is `performance`, refused otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,14 +229,14 @@ pub struct TicketPurchased {
     pub ticket_id: Id,
     pub order_id: Id,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_number: Option<String>,
+    pub order_number: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cart_number: Option<String>,
+    pub cart_number: Option<Text>,
     pub definition_id: Id,
     /// e.g. "Adult", "Child".
-    pub ticket_type: String,
+    pub ticket_type: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket_group: Option<String>,
+    pub ticket_group: Option<Text>,
     pub buyer: Person,
     pub face_price: Amount,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,7 +247,7 @@ pub struct TicketPurchased {
     pub fees: Option<Fees>,
     pub channel: Channel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seller: Option<String>,
+    pub seller: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seat: Option<Seat>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,9 +262,9 @@ pub struct TicketRedeemed {
     #[serde(default, skip_serializing_if = "is_false")]
     pub forced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<String>,
+    pub gate: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
+    pub device: Option<Text>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -285,7 +285,7 @@ pub struct TicketRefunded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Amount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -293,7 +293,7 @@ pub struct TicketRefunded {
 pub struct TicketInvalidated {
     pub ticket_id: Id,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -316,7 +316,7 @@ pub struct TicketShared {
     pub ticket_id: Id,
     /// Customer id of the sharer.
     pub shared_by: Id,
-    pub recipient_email: String,
+    pub recipient_email: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -330,20 +330,20 @@ pub struct TicketInjected {
 #[serde(deny_unknown_fields)]
 pub struct TicketDeleted {
     pub ticket_id: Id,
-    pub reason: String,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentCaptured {
     pub order_id: Id,
-    pub gateway: String,
+    pub gateway: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gl_code: Option<String>,
+    pub gl_code: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_identifier: Option<String>,
+    pub payment_identifier: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_name: Option<String>,
+    pub payment_name: Option<Text>,
     pub token: Id,
     pub amount: Amount,
     pub currency: Currency,
@@ -353,7 +353,7 @@ pub struct PaymentCaptured {
 #[serde(deny_unknown_fields)]
 pub struct PaymentRefunded {
     pub order_id: Id,
-    pub gateway: String,
+    pub gateway: Text,
     pub token: Id,
     /// The token of the capture this refund returns money from.
     pub related_token: Id,
@@ -365,17 +365,17 @@ pub struct PaymentRefunded {
 #[serde(deny_unknown_fields)]
 pub struct OwnerRegistered {
     pub customer_id: Id,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub email: Text,
+    pub first_name: Text,
+    pub last_name: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<chrono::NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_number: Option<String>,
+    pub id_number: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub residence_country: Option<String>,
+    pub residence_country: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -402,7 +402,7 @@ pub struct OwnerConsentChanged {
 #[serde(deny_unknown_fields)]
 pub struct LedgerReserved {
     /// The stream this record is written to, e.g. `definition-D1`.
-    pub stream: String,
+    pub stream: Text,
     /// The request's records in order, as decided.
     pub records: Vec<ReservedRecord>,
 }
@@ -414,10 +414,10 @@ pub struct LedgerReserved {
 pub struct ReservedRecord {
     pub id: uuid::Uuid,
     pub occurred_at: Timestamp,
-    pub source: String,
-    pub actor: String,
+    pub source: Text,
+    pub actor: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<String>,
+    pub correlation_id: Option<Text>,
     /// The stream's last revision when the record was decided; absent when the stream
     /// did not exist. The record is written with exactly this expectation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -432,9 +432,9 @@ impl ReservedRecord {
         Self {
             id: record.id,
             occurred_at: record.occurred_at,
-            source: record.source.to_string(),
-            actor: record.actor.to_string(),
-            correlation_id: record.correlation_id.as_ref().map(ToString::to_string),
+            source: record.source.clone(),
+            actor: record.actor.clone(),
+            correlation_id: record.correlation_id.clone(),
             expected_revision,
             record: record.body.clone(),
         }
@@ -656,7 +656,7 @@ impl RecordBody {
             B::PaymentRefunded(d) => format!("order-{}", d.order_id),
             B::OwnerRegistered(d) => format!("owner-{}", d.customer_id),
             B::OwnerConsentChanged(d) => format!("owner-{}", d.customer_id),
-            B::LedgerReserved(d) => d.stream.clone(),
+            B::LedgerReserved(d) => d.stream.to_string(),
             other => match other.ticket_id() {
                 Some(t) => format!("ticket-{t}"),
                 None => String::new(),

@@ -100,9 +100,129 @@ pub const MAX_ID_LEN: usize = 128;
 #[serde(transparent)]
 pub struct Id(CompactString);
 
-/// Free text of a record's envelope (stream name, source, actor, correlation id):
-/// held inline up to 24 bytes like [`Id`], without its checks.
-pub type Text = CompactString;
+/// Free text of a record: the envelope's stream name, source, actor and correlation
+/// id, and the names, emails, seats and other strings of the data. Held inline up to
+/// 24 bytes like [`Id`], without its checks; serialized as a plain string.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Text(CompactString);
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Self(CompactString::new(s))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Self {
+        Self(CompactString::new(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Self(CompactString::from(s))
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> Self {
+        t.0.into_string()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Straight from the decoder's text: no intermediate `String`.
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::from(v))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+impl JsonSchema for Text {
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn schema_name() -> String {
+        String::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        String::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
+    }
+}
 
 impl Id {
     /// Validates and wraps an identifier.

@@ -5,7 +5,7 @@
 use counterfoil_core::catalog::{
     Channel, Fees, OwnerConsentChanged, OwnerRegistered, PaymentCaptured, Seat, TicketPurchased,
 };
-use counterfoil_core::{Id, RecordBody, RefusalReason};
+use counterfoil_core::{Id, RecordBody, RefusalReason, Text};
 use rand::Rng;
 
 use crate::ids::{DAY, HOUR, cents, currency, id, percent};
@@ -36,15 +36,15 @@ impl Sim {
         };
         let registered = OwnerRegistered {
             customer_id: id(customer_id),
-            email: Pool::email(customer),
-            first_name: Pool::first_name(customer).to_string(),
-            last_name: Pool::last_name(customer).to_string(),
-            phone: Pool::phone(customer),
+            email: Pool::email(customer).into(),
+            first_name: Pool::first_name(customer).into(),
+            last_name: Pool::last_name(customer).into(),
+            phone: Pool::phone(customer).map(Text::from),
             birth_date: Pool::birth_date(customer),
             id_number: customer
                 .is_multiple_of(2)
-                .then(|| format!("ID{:09}", customer * 7919 % 1_000_000_000)),
-            residence_country: Some(Pool::country(customer).to_string()),
+                .then(|| format!("ID{:09}", customer * 7919 % 1_000_000_000).into()),
+            residence_country: Some(Pool::country(customer).into()),
         };
         self.emit(
             t,
@@ -175,15 +175,15 @@ impl Sim {
             let discount = if discounted { face / 10 } else { 0 };
             let seat = if p.seated && d.capacity.is_some() {
                 Some(Seat {
-                    section: Some(d.name.to_string()),
-                    row: Some(format!("{}", d.sold / 20 + 1)),
-                    seat: Some(format!("{}", d.sold % 20 + 1)),
+                    section: Some(d.name.into()),
+                    row: Some(format!("{}", d.sold / 20 + 1).into()),
+                    seat: Some(format!("{}", d.sold % 20 + 1).into()),
                     ..Seat::default()
                 })
             } else if self.rng.gen_bool(0.3) {
                 Some(Seat {
-                    area: Some("Floor".to_string()),
-                    gate: Some(["A", "B", "C"][(d.sold % 3) as usize].to_string()),
+                    area: Some("Floor".into()),
+                    gate: Some(["A", "B", "C"][(d.sold % 3) as usize].into()),
                     ..Seat::default()
                 })
             } else {
@@ -199,11 +199,11 @@ impl Sim {
             let purchased = TicketPurchased {
                 ticket_id: ticket_id.clone(),
                 order_id: order_id.clone(),
-                order_number: Some(format!("{}{order_no:07}", ORGANIZERS[organizer].code)),
-                cart_number: cart.clone(),
+                order_number: Some(format!("{}{order_no:07}", ORGANIZERS[organizer].code).into()),
+                cart_number: cart.clone().map(Text::from),
                 definition_id: d.id.clone(),
-                ticket_type: ticket_type.to_string(),
-                ticket_group: group,
+                ticket_type: ticket_type.into(),
+                ticket_group: group.map(Text::from),
                 buyer: buyer.clone(),
                 face_price: cents(face),
                 discount: discounted.then(|| cents(discount)),
@@ -211,7 +211,7 @@ impl Sim {
                 currency: currency(currency_code),
                 fees: fees.clone(),
                 channel,
-                seller: seller.clone(),
+                seller: seller.clone().map(Text::from),
                 seat,
                 visitor_id: visitor.clone(),
             };
@@ -255,16 +255,18 @@ impl Sim {
             let token = self.world.new_token();
             let captured = PaymentCaptured {
                 order_id: order_id.clone(),
-                gateway: gateway.to_string(),
-                gl_code: Some("4000-TICKETS".to_string()),
-                payment_identifier: Some(format!("pi_{:012x}", self.rng.r#gen::<u64>() >> 16)),
+                gateway: gateway.into(),
+                gl_code: Some("4000-TICKETS".into()),
+                payment_identifier: Some(
+                    format!("pi_{:012x}", self.rng.r#gen::<u64>() >> 16).into(),
+                ),
                 payment_name: Some(
                     match channel {
                         Channel::Pos => "Card present",
                         Channel::Cms => "Invoice",
                         _ => "Card",
                     }
-                    .to_string(),
+                    .into(),
                 ),
                 token: token.clone(),
                 amount: cents(total),

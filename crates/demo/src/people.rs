@@ -2,6 +2,7 @@
 //! put on, and a pool of customers. A customer is derived from its pool index alone, so
 //! the generator keeps no per-person state beyond "has registered an account".
 
+use counterfoil_core::Text;
 use counterfoil_core::catalog::Person;
 
 use crate::ids::id;
@@ -199,13 +200,13 @@ impl Pool {
         Person {
             customer_id: self.customer_id(index).map(id),
             email: if shout {
-                capitalize_local(&email)
+                capitalize_local(&email).into()
             } else {
-                email
+                email.into()
             },
-            first_name: Some(Self::first_name(index).to_string()),
-            last_name: Some(Self::last_name(index).to_string()),
-            phone: Self::phone(index),
+            first_name: Some(Self::first_name(index).into()),
+            last_name: Some(Self::last_name(index).into()),
+            phone: Self::phone(index).map(Text::from),
         }
     }
 

@@ -173,7 +173,7 @@ impl Sim {
             order_number: None,
             cart_number: None,
             definition_id: def_id,
-            ticket_type: "Adult".to_string(),
+            ticket_type: "Adult".into(),
             ticket_group: None,
             buyer: self.world.pool.person(customer, false),
             face_price: cents(3000),

@@ -41,12 +41,12 @@ impl Sim {
         let scheduled = PerformanceScheduled {
             performance_id: perf_id.clone(),
             organizer_id: id(org.id.to_string()),
-            name: format!("{act}: {title}"),
-            code: Some(format!("{}-{no:05}", org.code)),
-            category: Some(org.categories[no as usize % org.categories.len()].to_string()),
+            name: format!("{act}: {title}").into(),
+            code: Some(format!("{}-{no:05}", org.code).into()),
+            category: Some(org.categories[no as usize % org.categories.len()].into()),
             starts_at: timestamp(starts_at),
             ends_at: ends_at.map(timestamp),
-            venue: Some(org.venues[self.rng.gen_range(0..org.venues.len())].to_string()),
+            venue: Some(org.venues[self.rng.gen_range(0..org.venues.len())].into()),
         };
         self.emit(
             t,
@@ -264,8 +264,8 @@ impl Sim {
         let created = LinkCreated {
             link_id: link_id.clone(),
             organizer_id: id(ORGANIZERS[org_index].id.to_string()),
-            owner_name: owner_name.to_string(),
-            owner_email: owner_email.to_string(),
+            owner_name: owner_name.into(),
+            owner_email: owner_email.into(),
             scope: if perf.is_some() {
                 LinkScope::Performance
             } else {
@@ -443,15 +443,15 @@ pub(crate) fn definition_created(def: &Definition, perf_id: &Id, code: &str) -> 
     DefinitionCreated {
         definition_id: def.id.clone(),
         performance_id: perf_id.clone(),
-        name: def.name.to_string(),
-        group: (def.ticket_type == "Child").then(|| "Family".to_string()),
+        name: def.name.into(),
+        group: (def.ticket_type == "Child").then(|| "Family".into()),
         pricing: match &def.price {
             Price::Fixed(c) => Pricing::Fixed { price: cents(*c) },
             Price::Options(options) => Pricing::Optional {
                 options: options
                     .iter()
                     .map(|(name, c)| PriceOption {
-                        name: (*name).to_string(),
+                        name: (*name).into(),
                         price: cents(*c),
                     })
                     .collect(),

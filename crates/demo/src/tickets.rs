@@ -186,7 +186,7 @@ impl Sim {
                 let shared = TicketShared {
                     ticket_id: reference.ticket_id,
                     shared_by: id(by),
-                    recipient_email: Pool::email(friend),
+                    recipient_email: Pool::email(friend).into(),
                 };
                 self.emit(t, WALLET, None, RecordBody::TicketShared(shared), None);
             }
@@ -197,7 +197,7 @@ impl Sim {
                     reason: Some(
                         self.pick(&["suspected fraud", "duplicate scan reported", "chargeback"])
                             .unwrap_or("chargeback")
-                            .to_string(),
+                            .into(),
                     ),
                 };
                 self.emit(
@@ -250,8 +250,8 @@ impl Sim {
                 let redeemed = TicketRedeemed {
                     ticket_id: reference.ticket_id,
                     forced,
-                    gate: Some(format!("Gate {}", ["A", "B", "C", "D"][(no % 4) as usize])),
-                    device: Some(format!("scanner-{:02}", self.rng.gen_range(1..=24))),
+                    gate: Some(format!("Gate {}", ["A", "B", "C", "D"][(no % 4) as usize]).into()),
+                    device: Some(format!("scanner-{:02}", self.rng.gen_range(1..=24)).into()),
                 };
                 self.emit(t, GATE, None, RecordBody::TicketRedeemed(redeemed), None);
                 if let Some(ticket) = self.world.tickets.get_mut(&no) {
@@ -291,7 +291,7 @@ impl Sim {
                     reason: self
                         .pick(&["data cleanup", "test ticket", "merged duplicate order"])
                         .unwrap_or("data cleanup")
-                        .to_string(),
+                        .into(),
                 };
                 self.emit(t, ADMIN, None, RecordBody::TicketDeleted(deleted), None);
                 if tk.valid {
@@ -368,7 +368,7 @@ impl Sim {
             amount: (ticket.price_paid > 0).then(|| cents(ticket.price_paid)),
             reason: Some(
                 ["customer request", "event changed", "duplicate purchase"][(no % 3) as usize]
-                    .to_string(),
+                    .into(),
             ),
         };
         let payment = ticket
@@ -399,7 +399,7 @@ impl Sim {
             let token = self.world.new_token();
             let refunded = PaymentRefunded {
                 order_id,
-                gateway: gateway.to_string(),
+                gateway: gateway.into(),
                 token,
                 related_token,
                 amount: cents(amount),

@@ -141,7 +141,7 @@ pub(crate) fn reservation(
         actor: ACTOR.into(),
         correlation_id: None,
         body: RecordBody::LedgerReserved(LedgerReserved {
-            stream: stream.clone(),
+            stream: stream.as_str().into(),
             records,
         }),
     };

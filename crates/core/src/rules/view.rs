@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::catalog::{Person, RecordBody, Seat};
 use crate::record::StoredRecord;
 use crate::rules::lifecycle::{Lifecycle, TicketStatus};
-use crate::values::{Amount, Currency, Id, Timestamp};
+use crate::values::{Amount, Currency, Id, Text, Timestamp};
 
 /// Everything known about one ticket after some of its records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,7 +29,7 @@ pub struct TicketView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub performance_id: Option<Id>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ticket_type: Option<String>,
+    pub ticket_type: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seat: Option<Seat>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,7 +75,7 @@ pub struct TicketView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deletion_reason: Option<String>,
+    pub deletion_reason: Option<Text>,
     /// The latest `occurred_at` among the folded records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_updated_at: Option<Timestamp>,
@@ -214,7 +214,7 @@ pub struct OrderTicket {
     pub ticket_id: Id,
     pub status: TicketStatus,
     pub definition_id: Id,
-    pub ticket_type: String,
+    pub ticket_type: Text,
     pub price_paid: Amount,
     pub currency: Currency,
     pub redemptions: u32,
@@ -227,7 +227,7 @@ pub struct OrderTicket {
 pub struct OrderPayment {
     /// `captured` or `refunded`.
     pub kind: &'static str,
-    pub gateway: String,
+    pub gateway: Text,
     pub token: Id,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related_token: Option<Id>,

@@ -41,7 +41,7 @@ impl Sim {
         let scheduled = PerformanceScheduled {
             performance_id: p.id.clone(),
             organizer_id: id(ORGANIZERS[p.organizer].id.to_string()),
-            name: "Scheduled twice".to_string(),
+            name: "Scheduled twice".into(),
             code: None,
             category: None,
             starts_at: timestamp(p.starts_at + HOUR),
@@ -256,7 +256,7 @@ impl Sim {
         let created = DefinitionCreated {
             definition_id: def_id,
             performance_id: perf_id,
-            name: "General Admission".to_string(),
+            name: "General Admission".into(),
             group: None,
             pricing: Pricing::Fixed { price: cents(2500) },
             currency: currency("EUR"),
@@ -280,7 +280,7 @@ impl Sim {
         let Some(mut created) = found else {
             return false;
         };
-        created.name = format!("{} (copy)", created.name);
+        created.name = format!("{} (copy)", created.name).into();
         self.push_refused(ADMIN, RecordBody::DefinitionCreated(created), reason);
         true
     }
@@ -313,8 +313,8 @@ impl Sim {
         let created = LinkCreated {
             link_id,
             organizer_id: id(ORGANIZERS[org].id.to_string()),
-            owner_name: "Imported twice".to_string(),
-            owner_email: "marketing@example.com".to_string(),
+            owner_name: "Imported twice".into(),
+            owner_email: "marketing@example.com".into(),
             scope: LinkScope::Client,
             performance_id: None,
         };
@@ -348,7 +348,7 @@ impl Sim {
         };
         let refunded = PaymentRefunded {
             order_id,
-            gateway: "stripe".to_string(),
+            gateway: "stripe".into(),
             token: id(self.world.fresh("tok")),
             related_token: id(self.world.fresh("tok")),
             amount: cents(500),

@@ -20,8 +20,8 @@ impl Sim {
         let redeemed = TicketRedeemed {
             ticket_id,
             forced: true,
-            gate: Some("Box office".to_string()),
-            device: Some("manual".to_string()),
+            gate: Some("Box office".into()),
+            device: Some("manual".into()),
         };
         self.emit(at, GATE, None, RecordBody::TicketRedeemed(redeemed), expect);
         if expect.is_none()
@@ -97,7 +97,7 @@ impl Sim {
         let no = self.fresh_ticket(DAY)?;
         let invalidated = TicketInvalidated {
             ticket_id: self.ticket_id(no)?,
-            reason: Some("chargeback".to_string()),
+            reason: Some("chargeback".into()),
         };
         let at = self.tick();
         self.emit(
@@ -117,7 +117,7 @@ impl Sim {
         let no = self.fresh_ticket(DAY)?;
         let deleted = TicketDeleted {
             ticket_id: self.ticket_id(no)?,
-            reason: "test ticket".to_string(),
+            reason: "test ticket".into(),
         };
         let at = self.tick();
         self.emit(at, ADMIN, None, RecordBody::TicketDeleted(deleted), None);
@@ -151,7 +151,7 @@ impl Sim {
         let refunded = counterfoil_core::catalog::TicketRefunded {
             ticket_id,
             amount: None,
-            reason: Some("refund requested twice".to_string()),
+            reason: Some("refund requested twice".into()),
         };
         self.push_refused(BOX_OFFICE, RecordBody::TicketRefunded(refunded), reason);
         self.freeze(no);
@@ -176,7 +176,7 @@ impl Sim {
         let shared = TicketShared {
             ticket_id: ticket.id.clone(),
             shared_by: id(by),
-            recipient_email: "friend@example.org".to_string(),
+            recipient_email: "friend@example.org".into(),
         };
         self.push_refused(WALLET, RecordBody::TicketShared(shared), reason);
         self.freeze(no);
@@ -194,7 +194,7 @@ impl Sim {
         };
         let deleted = TicketDeleted {
             ticket_id,
-            reason: "data cleanup".to_string(),
+            reason: "data cleanup".into(),
         };
         self.push_refused(ADMIN, RecordBody::TicketDeleted(deleted), reason);
         self.freeze(no);
@@ -280,8 +280,8 @@ impl Sim {
         let redeemed = TicketRedeemed {
             ticket_id,
             forced: false,
-            gate: Some("Gate A".to_string()),
-            device: Some("scanner-01".to_string()),
+            gate: Some("Gate A".into()),
+            device: Some("scanner-01".into()),
         };
         self.push_refused(GATE, RecordBody::TicketRedeemed(redeemed), reason);
         self.freeze(no);
