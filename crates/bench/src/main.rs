@@ -89,6 +89,15 @@ enum Cmd {
         #[arg(long, default_value_t = 2_000)]
         queries: usize,
     },
+    /// Encoding the owner report's state file from DIR (after `rebuild`): the derived
+    /// encoding on one thread against the projector's own (`encode_state`), best of
+    /// N passes.
+    EncodeOwners {
+        #[arg(long, default_value = "bench-data/open/data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        passes: u32,
+    },
     /// `counterfoil serve` under N connections posting single records (and optional
     /// live subscribers): records/s, latency percentiles, subscriber lag.
     Http(http::HttpArgs),
@@ -119,6 +128,7 @@ async fn main() -> Result<()> {
             performances,
             queries,
         } => owners_page(tickets, performances, queries)?,
+        Cmd::EncodeOwners { data, passes } => encode_owners(&data, passes)?,
         Cmd::Http(args) => http::run(args).await?,
         Cmd::OpenOnce { dir } => {
             let r = open_once(&dir).await?;
@@ -478,6 +488,49 @@ fn rebuild(data: &Path) -> Result<serde_json::Value> {
         "records_per_s": (records as f64 / elapsed.as_secs_f64()).round(),
         "peak_rss_mb": round(peak_kb as f64 / 1024.0, 1),
         "summary": stdout.trim().lines().last().unwrap_or(""),
+    }))
+}
+
+fn encode_owners(data: &Path, passes: u32) -> Result<serde_json::Value> {
+    use counterfoil_projection::{Projector, state_file};
+    use counterfoil_projector_owners::OwnerReport;
+    let path = data
+        .join("projections")
+        .join(format!("{}.state", OwnerReport::NAME));
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let (_, state): (_, OwnerReport) =
+        state_file::decode(&bytes, OwnerReport::NAME, OwnerReport::VERSION, "")
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+    drop(bytes);
+    let time = |own: bool| -> Result<(f64, u64)> {
+        let mut best = f64::MAX;
+        let mut len = 0;
+        for _ in 0..passes.max(1) {
+            let started = Instant::now();
+            let e = state_file::encode_with(OwnerReport::NAME, 1, "", 0, None, |w| {
+                if own {
+                    state.encode_state(w)
+                } else {
+                    w.value(&state)
+                }
+            })
+            .map_err(|e| anyhow::anyhow!(e))?;
+            best = best.min(started.elapsed().as_secs_f64());
+            len = e.body.iter().map(|c| c.len() as u64).sum();
+        }
+        Ok((best, len))
+    };
+    let (derived, len) = time(false)?;
+    let (own, own_len) = time(true)?;
+    if len != own_len {
+        bail!("the two encodings differ in length: {len} against {own_len}");
+    }
+    Ok(serde_json::json!({
+        "benchmark": "encode-owners",
+        "machine": machine(),
+        "state_mb": round(len as f64 / 1e6, 1),
+        "derived_ms": round(derived * 1e3, 1),
+        "encode_state_ms": round(own * 1e3, 1),
     }))
 }
 

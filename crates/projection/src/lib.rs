@@ -79,4 +79,11 @@ pub trait Projector: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     fn fresh(&self) -> Self {
         Self::default()
     }
+
+    /// Writes the state as its `Serialize` encodes it (the default does just that).
+    /// A projector with a large state may encode parts of it on several threads
+    /// ([`state_file::StateWriter::seq_parallel`]); the bytes must stay the same.
+    fn encode_state(&self, w: &mut state_file::StateWriter) -> Result<(), String> {
+        w.value(self)
+    }
 }

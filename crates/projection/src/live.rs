@@ -276,13 +276,13 @@ impl<P: Projector> LiveRunner<P> {
         let (position, last) = (self.position, self.last);
         let encoded = tokio::task::spawn_blocking(move || {
             let state = shared.state.read().unwrap_or_else(PoisonError::into_inner);
-            state_file::encode(
+            state_file::encode_with(
                 P::NAME,
                 P::VERSION,
                 &state.settings(),
                 position,
                 last,
-                &*state,
+                |w| state.encode_state(w),
             )
         })
         .await

@@ -331,13 +331,13 @@ impl<P: Projector> Projection<P> {
 
     /// The state file's bytes for the state as it is now.
     fn encode(&self) -> Result<state_file::Encoded> {
-        state_file::encode(
+        state_file::encode_with(
             P::NAME,
             P::VERSION,
             &self.state.settings(),
             self.position,
             self.last,
-            &self.state,
+            |w| self.state.encode_state(w),
         )
         .map_err(|reason| ProjectionError::Encode {
             projection: P::NAME,
@@ -460,7 +460,7 @@ pub(crate) async fn write_file<P: Projector>(
 
 /// Writes a state file on the calling thread (temp file, fsync, rename, fsync folder).
 fn write_now<P: Projector>(path: &Path, encoded: &state_file::Encoded) -> Result<()> {
-    state_file::write_atomic(path, &[&encoded.head, &encoded.body]).map_err(|(op, path, source)| {
+    state_file::write_atomic(path, &encoded.parts()).map_err(|(op, path, source)| {
         ProjectionError::Io {
             projection: P::NAME,
             op,

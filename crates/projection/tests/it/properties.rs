@@ -101,7 +101,7 @@ fn fold<P: Model>(records: &[StoredRecord]) -> P {
 
 fn reload<P: Model>(p: &P) -> P {
     let e = state_file::encode(P::NAME, P::VERSION, &p.settings(), 0, None, p).unwrap();
-    let bytes = [e.head, e.body].concat();
+    let bytes = e.to_bytes();
     state_file::decode::<P>(&bytes, P::NAME, P::VERSION, &p.settings())
         .unwrap()
         .1

@@ -652,3 +652,37 @@ fn records_about_tickets_never_purchased_are_ignored() {
     assert_eq!(g.state.ticket("TX"), None);
     assert_eq!(g.state.ticket_count("P1", true), 0);
 }
+
+#[test]
+fn the_state_encoded_in_pieces_has_the_bytes_of_its_derived_encoding() {
+    let mut g = given();
+    g.rec(
+        "2026-09-01T00:02:00Z",
+        "owner.registered",
+        json!({"customer_id": "C-ANN", "email": "ann@example.com", "first_name": "Ann",
+               "last_name": "Lee"}),
+    );
+    for i in 0..101 {
+        let def = if i % 2 == 0 { "D1" } else { "D2" };
+        buy(&mut g, "2026-10-01T10:00:00Z", &format!("T{i}"), def, ann());
+        if i % 3 == 0 {
+            transfer(
+                &mut g,
+                "2026-10-02T10:00:00Z",
+                &format!("T{i}"),
+                person("b@example.com"),
+            );
+        }
+    }
+    for parts in [1, 2, 3] {
+        let mut w = counterfoil_projection::state_file::StateWriter::default();
+        w.seq_parallel(&[0u8; 0], parts).unwrap();
+        assert_eq!(w.len(), 1, "an empty sequence is its header");
+    }
+    let e = counterfoil_projection::state_file::encode_with("n", 1, "", 0, None, |w| {
+        counterfoil_projection::Projector::encode_state(&g.state, w)
+    })
+    .unwrap();
+    assert_eq!(e.body.concat(), rmp_serde::to_vec(&g.state).unwrap());
+    assert_eq!(g.reloaded(), g.state);
+}
