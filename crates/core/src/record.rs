@@ -547,8 +547,10 @@ struct CanonicalRef<'a> {
     stream: &'a str,
     revision: u64,
     id: &'a Uuid,
-    occurred_at: &'a Timestamp,
-    recorded_at: &'a Timestamp,
+    #[serde(serialize_with = "crate::values::serialize_timestamp")]
+    occurred_at: Timestamp,
+    #[serde(serialize_with = "crate::values::serialize_timestamp")]
+    recorded_at: Timestamp,
     source: &'a str,
     actor: &'a str,
     correlation_id: &'a Option<Text>,
@@ -649,8 +651,8 @@ impl StoredRecord {
             stream: &self.stream,
             revision: self.revision,
             id: &self.id,
-            occurred_at: &self.occurred_at,
-            recorded_at: &self.recorded_at,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
             source: &self.source,
             actor: &self.actor,
             correlation_id: &self.correlation_id,

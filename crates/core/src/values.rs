@@ -71,6 +71,64 @@ fn parse_utc_fast(b: &[u8]) -> Option<Timestamp> {
     ))
 }
 
+/// Serde's `serialize_with` for a [`Timestamp`]: the text chrono's own serializer
+/// writes (RFC 3339 with `Z`, a fraction of 0, 3, 6 or 9 digits), built directly for
+/// years 0 to 9999 instead of through the formatting machinery; every other value (a
+/// leap second, a far year) goes through chrono. A test holds the two to the same text.
+pub fn serialize_timestamp<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; 30];
+    match format_utc_fast(t, &mut buf).and_then(|n| std::str::from_utf8(&buf[..n]).ok()) {
+        Some(text) => s.serialize_str(text),
+        None => t.serialize(s),
+    }
+}
+
+/// Writes `t` as `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z` into `buf`; its length,
+/// or `None` when chrono must decide.
+fn format_utc_fast(t: &Timestamp, buf: &mut [u8; 30]) -> Option<usize> {
+    use chrono::{Datelike, Timelike};
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = t.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    fn put(buf: &mut [u8], at: usize, value: u32, digits: usize) {
+        let mut v = value;
+        for i in (0..digits).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    put(buf, 0, year, 4);
+    buf[4] = b'-';
+    put(buf, 5, t.month(), 2);
+    buf[7] = b'-';
+    put(buf, 8, t.day(), 2);
+    buf[10] = b'T';
+    put(buf, 11, t.hour(), 2);
+    buf[13] = b':';
+    put(buf, 14, t.minute(), 2);
+    buf[16] = b':';
+    put(buf, 17, t.second(), 2);
+    let mut n = 19;
+    let (value, digits) = if nanos == 0 {
+        (0, 0)
+    } else if nanos.is_multiple_of(1_000_000) {
+        (nanos / 1_000_000, 3)
+    } else if nanos.is_multiple_of(1_000) {
+        (nanos / 1_000, 6)
+    } else {
+        (nanos, 9)
+    };
+    if digits > 0 {
+        buf[n] = b'.';
+        put(buf, n + 1, value, digits);
+        n += 1 + digits;
+    }
+    buf[n] = b'Z';
+    Some(n + 1)
+}
+
 /// Serde's `deserialize_with` for a [`Timestamp`], reading through [`parse_timestamp`]
 /// (relaxed, as chrono's own deserializer): the same values, read faster.
 pub fn deserialize_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
@@ -419,7 +477,44 @@ impl fmt::Display for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        // Formatted on the stack: `collect_str` allocates a `String` per amount.
+        let mut text = StackText::default();
+        match fmt::write(&mut text, format_args!("{}", self.0)) {
+            Ok(()) => s.serialize_str(text.as_str()),
+            Err(_) => s.collect_str(&self.0),
+        }
+    }
+}
+
+/// A short text formatted on the stack; writing past its 64 bytes is an error.
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        Self {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever written in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dest = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dest.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -460,6 +555,70 @@ impl JsonSchema for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_written_fast_are_what_chrono_writes() {
+        #[derive(Serialize)]
+        struct Fast(#[serde(serialize_with = "serialize_timestamp")] Timestamp);
+        let base = [
+            "2026-11-21T19:04:05Z",
+            "0000-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T00:00:00Z",
+            "2016-12-31T23:59:60.5Z",
+            "+10000-01-01T00:00:00Z",
+            "-0001-12-31T23:59:59Z",
+        ];
+        let mut cases: Vec<Timestamp> = base
+            .iter()
+            .map(|s| {
+                s.parse::<chrono::DateTime<chrono::FixedOffset>>()
+                    .unwrap()
+                    .to_utc()
+            })
+            .collect();
+        let t0 = cases[0];
+        for nanos in [
+            1,
+            10,
+            999,
+            1_000,
+            1_500,
+            10_000,
+            999_000,
+            1_000_000,
+            20_000_000,
+            100_000_000,
+            123_456_789,
+            999_999_999,
+        ] {
+            cases.push(t0 + chrono::Duration::nanoseconds(nanos));
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 253_402_300_799) as i64;
+            let nanos = match x % 4 {
+                0 => 0,
+                1 => (x >> 20) % 1_000 * 1_000_000,
+                2 => (x >> 20) % 1_000_000 * 1_000,
+                _ => (x >> 20) % 1_000_000_000,
+            } as u32;
+            cases.push(chrono::DateTime::from_timestamp(secs, nanos).unwrap());
+        }
+        for t in cases {
+            let ours = rmp_serde::to_vec(&Fast(t)).unwrap();
+            let theirs = rmp_serde::to_vec(&t).unwrap();
+            assert_eq!(ours, theirs, "{t:?}");
+            assert_eq!(
+                serde_json::to_string(&Fast(t)).unwrap(),
+                serde_json::to_string(&t).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn timestamps_read_fast_mean_what_chrono_reads() {
@@ -540,6 +699,21 @@ mod tests {
         assert!("1.1234567".parse::<Amount>().is_err());
         assert!(serde_json::from_str::<Amount>("25.0").is_err());
         assert!(serde_json::from_str::<Amount>("\"25.0\"").is_ok());
+        // Serialized as their text, the largest too.
+        for text in [
+            "0",
+            "25.00",
+            "0.000001",
+            "1234567.5",
+            "79228162514264337593543950335",
+        ] {
+            let a: Amount = text.parse().unwrap();
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{text}\""));
+            assert_eq!(
+                rmp_serde::to_vec(&a).unwrap(),
+                rmp_serde::to_vec(text).unwrap()
+            );
+        }
     }
 
     #[test]

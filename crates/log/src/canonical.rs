@@ -18,7 +18,8 @@ const FIELDS: u32 = 11;
 #[derive(Serialize)]
 struct Middle<'a> {
     id: &'a Uuid,
-    occurred_at: &'a Timestamp,
+    #[serde(serialize_with = "counterfoil_core::values::serialize_timestamp")]
+    occurred_at: Timestamp,
 }
 
 #[derive(Serialize)]
@@ -110,7 +111,7 @@ pub(crate) fn prepare(units: &[AppendUnit], buffers: &Buffers) -> Result<Prepare
 fn middle(r: &NewRecord) -> Middle<'_> {
     Middle {
         id: &r.id,
-        occurred_at: &r.occurred_at,
+        occurred_at: r.occurred_at,
     }
 }
 
