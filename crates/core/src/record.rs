@@ -49,14 +49,14 @@ impl NewRecord {
         // when `type` comes first. On any failure, parse again with path tracking so
         // the error names the field. (`from_str` also refuses trailing characters.)
         if let Ok(env) = serde_json::from_str::<OnePassEnvelope<'_>>(line) {
-            let head = Head {
-                id: env.id.as_deref(),
-                ty: &env.ty,
-                occurred_at: &env.occurred_at,
-                source: &env.source,
-                actor: &env.actor,
-                correlation_id: env.correlation_id.as_deref(),
-            };
+            let head = Head::of(
+                &env.id,
+                &env.ty,
+                &env.occurred_at,
+                &env.source,
+                &env.actor,
+                &env.correlation_id,
+            );
             return match env.data {
                 Some(Data::Typed(body)) => head.finish(|_| Ok(body)),
                 Some(Data::Raw(raw)) => head.finish(|ty| raw_data(ty, Some(raw))),
@@ -72,14 +72,14 @@ impl NewRecord {
                 format!("trailing characters after the object: {e}"),
             )
         })?;
-        let head = Head {
-            id: env.id.as_deref(),
-            ty: &env.ty,
-            occurred_at: &env.occurred_at,
-            source: &env.source,
-            actor: &env.actor,
-            correlation_id: env.correlation_id.as_deref(),
-        };
+        let head = Head::of(
+            &env.id,
+            &env.ty,
+            &env.occurred_at,
+            &env.source,
+            &env.actor,
+            &env.correlation_id,
+        );
         head.finish(|ty| raw_data(ty, env.data))
     }
 
@@ -138,7 +138,26 @@ struct Head<'a> {
     correlation_id: Option<&'a str>,
 }
 
-impl Head<'_> {
+impl<'a> Head<'a> {
+    /// The fields as either envelope reader holds them.
+    fn of(
+        id: &'a Option<Cow<'a, str>>,
+        ty: &'a str,
+        occurred_at: &'a str,
+        source: &'a str,
+        actor: &'a str,
+        correlation_id: &'a Option<Cow<'a, str>>,
+    ) -> Self {
+        Head {
+            id: id.as_deref(),
+            ty,
+            occurred_at,
+            source,
+            actor,
+            correlation_id: correlation_id.as_deref(),
+        }
+    }
+
     /// Checks the envelope, then reads the body with `body` and checks its fields.
     fn finish(
         self,

@@ -183,15 +183,23 @@ impl StateWriter {
         let mut pieces = items.chunks(size);
         let first = pieces.next().unwrap_or_default();
         let encoded = std::thread::scope(|scope| {
+            // A piece whose thread cannot be started is encoded here instead.
             let handles: Vec<_> = pieces
-                .map(|piece| scope.spawn(move || encode(piece)))
+                .map(|piece| {
+                    std::thread::Builder::new()
+                        .name("encode state".into())
+                        .spawn_scoped(scope, move || encode(piece))
+                        .map_err(|_| piece)
+                })
                 .collect();
             let mut all = vec![encode(first)];
             for h in handles {
-                all.push(
-                    h.join()
+                all.push(match h {
+                    Ok(h) => h
+                        .join()
                         .unwrap_or_else(|_| Err("a state-encoding thread panicked".into())),
-                );
+                    Err(piece) => encode(piece),
+                });
             }
             all
         });
