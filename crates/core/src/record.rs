@@ -258,7 +258,11 @@ impl<'de> Deserialize<'de> for OnePassEnvelope<'de> {
                 let mut seen = Seen::default();
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
-                        Key::Id => once(&mut seen.id, "id", map.next_value::<Opt<'de>>()?.0)?,
+                        Key::Id => once(
+                            &mut seen.id,
+                            "id",
+                            map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                        )?,
                         Key::Type => once(&mut seen.ty, "type", map.next_value::<Str<'de>>()?.0)?,
                         Key::OccurredAt => once(
                             &mut seen.occurred_at,
@@ -274,7 +278,7 @@ impl<'de> Deserialize<'de> for OnePassEnvelope<'de> {
                         Key::CorrelationId => once(
                             &mut seen.correlation_id,
                             "correlation_id",
-                            map.next_value::<Opt<'de>>()?.0,
+                            map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
                         )?,
                         Key::Data => {
                             let ty = seen
@@ -308,7 +312,9 @@ impl<'de> Deserialize<'de> for OnePassEnvelope<'de> {
     }
 }
 
-/// A field name of the envelope.
+/// A field name of the envelope; any other is an unknown field.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
 enum Key {
     Id,
     Type,
@@ -319,71 +325,9 @@ enum Key {
     Data,
 }
 
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "id" => Key::Id,
-                    "type" => Key::Type,
-                    "occurred_at" => Key::OccurredAt,
-                    "source" => Key::Source,
-                    "actor" => Key::Actor,
-                    "correlation_id" => Key::CorrelationId,
-                    "data" => Key::Data,
-                    other => return Err(E::unknown_field(other, ENVELOPE_FIELDS)),
-                })
-            }
-        }
-        d.deserialize_identifier(Visit)
-    }
-}
-
 /// A string, borrowed from the line when it has no escapes.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Str<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(Visit)
-    }
-}
-
-/// An optional [`Str`]: `null` is none.
-struct Opt<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for Opt<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Opt(Option::<Str<'de>>::deserialize(d)?.map(|s| s.0)))
-    }
-}
-
-const ENVELOPE_FIELDS: &[&str] = &[
-    "id",
-    "type",
-    "occurred_at",
-    "source",
-    "actor",
-    "correlation_id",
-    "data",
-];
+#[derive(Deserialize)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Reads a `data` object of a known type (anything else, `null` too, fails the one
 /// pass, and the derived reader names the error).

@@ -132,17 +132,27 @@ fn format_utc_fast(t: &Timestamp, buf: &mut [u8; 30]) -> Option<usize> {
 /// Serde's `deserialize_with` for a [`Timestamp`], reading through [`parse_timestamp`]
 /// (relaxed, as chrono's own deserializer): the same values, read faster.
 pub fn deserialize_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-    struct Visitor;
-    impl serde::de::Visitor<'_> for Visitor {
-        type Value = Timestamp;
+    from_text(d, "an RFC 3339 timestamp", |v| parse_timestamp(v, false))
+}
+
+/// Reads a string straight from the decoder's text (no intermediate `String`) into a
+/// value with `make`; `expecting` names the value in type errors.
+fn from_text<'de, D: Deserializer<'de>, T, E: fmt::Display>(
+    d: D,
+    expecting: &'static str,
+    make: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, D::Error> {
+    struct Visit<F>(&'static str, F);
+    impl<T, E: fmt::Display, F: FnOnce(&str) -> Result<T, E>> serde::de::Visitor<'_> for Visit<F> {
+        type Value = T;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an RFC 3339 timestamp")
+            f.write_str(self.0)
         }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
-            parse_timestamp(v, false).map_err(E::custom)
+        fn visit_str<Er: serde::de::Error>(self, v: &str) -> Result<T, Er> {
+            (self.1)(v).map_err(Er::custom)
         }
     }
-    d.deserialize_str(Visitor)
+    d.deserialize_str(Visit(expecting, make))
 }
 
 /// Longest identifier accepted (SPEC §3).
@@ -252,18 +262,7 @@ impl PartialEq<Text> for &str {
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Straight from the decoder's text: no intermediate `String`.
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = Text;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
-                Ok(Text::from(v))
-            }
-        }
-        d.deserialize_str(Visit)
+        from_text(d, "a string", |v| Ok::<_, String>(Text::from(v)))
     }
 }
 
@@ -329,18 +328,7 @@ impl std::borrow::Borrow<str> for Id {
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Straight from the decoder's text: no intermediate `String`.
-        struct Visit;
-        impl serde::de::Visitor<'_> for Visit {
-            type Value = Id;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an identifier (a string)")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Id, E> {
-                Id::new(v).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(Visit)
+        from_text(d, "an identifier (a string)", |v| Id::new(v))
     }
 }
 
@@ -520,17 +508,11 @@ impl fmt::Write for StackText {
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Amount;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal string such as \"25.00\" (numbers are refused: money is never a float)")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_str(V)
+        from_text(
+            d,
+            "a decimal string such as \"25.00\" (numbers are refused: money is never a float)",
+            str::parse::<Amount>,
+        )
     }
 }
 

@@ -276,14 +276,7 @@ impl<P: Projector> LiveRunner<P> {
         let (position, last) = (self.position, self.last);
         let encoded = tokio::task::spawn_blocking(move || {
             let state = shared.state.read().unwrap_or_else(PoisonError::into_inner);
-            state_file::encode_with(
-                P::NAME,
-                P::VERSION,
-                &state.settings(),
-                position,
-                last,
-                |w| state.encode_state(w),
-            )
+            state_file::encode_projector(&*state, position, last)
         })
         .await
         .map_err(|e| ProjectionError::Task {

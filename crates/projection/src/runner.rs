@@ -331,18 +331,12 @@ impl<P: Projector> Projection<P> {
 
     /// The state file's bytes for the state as it is now.
     fn encode(&self) -> Result<state_file::Encoded> {
-        state_file::encode_with(
-            P::NAME,
-            P::VERSION,
-            &self.state.settings(),
-            self.position,
-            self.last,
-            |w| self.state.encode_state(w),
-        )
-        .map_err(|reason| ProjectionError::Encode {
-            projection: P::NAME,
-            path: self.path.clone(),
-            reason,
+        state_file::encode_projector(&self.state, self.position, self.last).map_err(|reason| {
+            ProjectionError::Encode {
+                projection: P::NAME,
+                path: self.path.clone(),
+                reason,
+            }
         })
     }
 

@@ -278,6 +278,23 @@ pub fn encode<P: Serialize>(
     })
 }
 
+/// The state file of a projector's state: its name, version and settings, the body
+/// as its [`crate::Projector::encode_state`] writes it.
+pub fn encode_projector<P: crate::Projector>(
+    state: &P,
+    checkpoint: u64,
+    last: Option<(u64, Hash)>,
+) -> Result<Encoded, String> {
+    encode_with(
+        P::NAME,
+        P::VERSION,
+        &state.settings(),
+        checkpoint,
+        last,
+        |w| state.encode_state(w),
+    )
+}
+
 /// [`encode`] with the body written by `body` (see [`crate::Projector::encode_state`]).
 pub fn encode_with(
     name: &str,

@@ -679,10 +679,7 @@ fn the_state_encoded_in_pieces_has_the_bytes_of_its_derived_encoding() {
         w.seq_parallel(&[0u8; 0], parts).unwrap();
         assert_eq!(w.len(), 1, "an empty sequence is its header");
     }
-    let e = counterfoil_projection::state_file::encode_with("n", 1, "", 0, None, |w| {
-        counterfoil_projection::Projector::encode_state(&g.state, w)
-    })
-    .unwrap();
+    let e = counterfoil_projection::state_file::encode_projector(&g.state, 0, None).unwrap();
     assert_eq!(e.body.concat(), rmp_serde::to_vec(&g.state).unwrap());
     assert_eq!(g.reloaded(), g.state);
 }

@@ -26,10 +26,7 @@ impl<P: Projector> Given<P> {
 
     /// The state after a trip through the state file's encoding.
     pub fn reloaded(&self) -> P {
-        let e = state_file::encode_with(P::NAME, P::VERSION, "", 0, None, |w| {
-            self.state.encode_state(w)
-        })
-        .unwrap();
+        let e = state_file::encode_projector(&self.state, 0, None).unwrap();
         let bytes = e.to_bytes();
         state_file::decode::<P>(&bytes, P::NAME, P::VERSION, "")
             .unwrap()
