@@ -558,28 +558,24 @@ macro_rules! catalog {
                 }
             }
 
-            /// Parses the raw JSON text of `data` for the named type, without building
-            /// an intermediate JSON tree (the import hot path).
+            /// Parses the raw JSON text of `data` (an object) for the named type,
+            /// without building an intermediate JSON tree.
             pub fn from_json_data_str(ty: RecordType, data: &str) -> Result<Self, crate::error::FieldError> {
-                match ty {
-                    $( RecordType::$variant => {
-                        // Fast path without path tracking; on failure, parse again with
-                        // it so the error names the field.
-                        if let Ok(d) = serde_json::from_str::<$data>(data) {
-                            return Ok(RecordBody::$variant(d));
-                        }
-                        let mut de = serde_json::Deserializer::from_str(data);
-                        serde_path_to_error::deserialize::<_, $data>(&mut de)
-                            .map(RecordBody::$variant)
-                            .map_err(|e| crate::error::FieldError::from_path("data", e))
-                    } )*
-                    $( RecordType::$ivariant => {
-                        let mut de = serde_json::Deserializer::from_str(data);
-                        serde_path_to_error::deserialize::<_, $idata>(&mut de)
-                            .map(RecordBody::$ivariant)
-                            .map_err(|e| crate::error::FieldError::from_path("data", e))
-                    } )*
+                // Fast path without path tracking; on failure, parse again with it so
+                // the error names the field.
+                let mut de = serde_json::Deserializer::from_str(data);
+                if let Ok(body) = Self::deserialize_data(ty, &mut de)
+                    && de.end().is_ok()
+                {
+                    return Ok(body);
                 }
+                let mut de = serde_json::Deserializer::from_str(data);
+                let mut track = serde_path_to_error::Track::new();
+                Self::deserialize_data(ty, serde_path_to_error::Deserializer::new(&mut de, &mut track))
+                    .map_err(|e| {
+                        let e = serde_path_to_error::Error::new(track.path(), e);
+                        crate::error::FieldError::from_path("data", e)
+                    })
             }
 
             /// JSON Schema of one type's data, for `schemas/`.
