@@ -48,6 +48,15 @@ pub fn config(persist_every_records: Option<u64>) -> ProjectionConfig {
     config
 }
 
+/// How `rebuild` persists: once, at the end, unless told an interval (the crash
+/// tests, as [`config`]).
+pub fn rebuild_config(persist_every_records: Option<u64>) -> ProjectionConfig {
+    match persist_every_records {
+        Some(_) => config(persist_every_records),
+        None => ProjectionConfig::at_end(),
+    }
+}
+
 /// `<data>/projections`.
 pub fn dir(g: &Global) -> PathBuf {
     g.data.join("projections")

@@ -1,6 +1,8 @@
 //! `rebuild [PROJECTION]`: forgets the persisted state of one read model, or of all
 //! four, and folds the whole log again in one pass (each record is read once and fed
 //! to every projection being rebuilt), with a progress bar and the rate at the end.
+//! Each state file is replaced once, when its read model is rebuilt whole
+//! ([`ProjectionConfig::at_end`](counterfoil_projection::ProjectionConfig::at_end)).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ pub async fn run(
         g,
         opened.store(),
         &names,
-        projections::config(persist_every_records),
+        projections::rebuild_config(persist_every_records),
     )
     .await;
     let elapsed = started.elapsed();

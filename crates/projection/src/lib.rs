@@ -20,6 +20,7 @@
 //! ([`time`]) and the [`CsvRow`] trait every report row implements.
 
 mod as_of;
+mod chunked;
 mod csv;
 mod error;
 mod ids;
@@ -33,6 +34,7 @@ pub mod synthetic;
 pub mod time;
 
 pub use as_of::{AsOf, build_as_of, build_as_of_with};
+pub use chunked::ChunkedVec;
 pub use csv::{CsvRow, csv_opt, csv_time};
 pub use error::ProjectionError;
 pub use ids::{IdTable, NONE};

@@ -163,28 +163,55 @@ impl StateWriter {
             .map_err(|e| e.to_string())
     }
 
-    /// Appends `items` as a sequence, the bytes `value(items)` gives, with the items
-    /// encoded in `parts` pieces on as many threads.
+    /// Appends the items of `slices`, one after the other, as one sequence: the bytes
+    /// `value` of them all in a `Vec` gives. The items are encoded in `parts` pieces
+    /// of about the same count, on as many threads.
     pub fn seq_parallel<T: Serialize + Sync>(
         &mut self,
-        items: &[T],
+        slices: &[&[T]],
         parts: usize,
     ) -> Result<(), String> {
-        self.array_len(items.len())?;
-        let size = items.len().div_ceil(parts.max(1)).max(1);
-        if items.len() <= size {
-            return items.iter().try_for_each(|item| self.value(item));
+        let total: usize = slices.iter().map(|s| s.len()).sum();
+        self.array_len(total)?;
+        let size = total.div_ceil(parts.max(1)).max(1);
+        // Each piece is a run of (parts of) slices holding `size` items, the last fewer.
+        let mut pieces: Vec<Vec<&[T]>> = Vec::new();
+        let mut room = 0;
+        for slice in slices {
+            let mut rest: &[T] = slice;
+            while !rest.is_empty() {
+                if room == 0 {
+                    pieces.push(Vec::new());
+                    room = size;
+                }
+                let (head, tail) = rest.split_at(room.min(rest.len()));
+                if let Some(piece) = pieces.last_mut() {
+                    piece.push(head);
+                }
+                room -= head.len();
+                rest = tail;
+            }
         }
-        let encode = |piece: &[T]| -> Result<StateWriter, String> {
+        let encode = |piece: &[&[T]]| -> Result<StateWriter, String> {
             let mut w = StateWriter::default();
-            piece.iter().try_for_each(|item| w.value(item))?;
+            piece
+                .iter()
+                .flat_map(|s| s.iter())
+                .try_for_each(|item| w.value(item))?;
             Ok(w)
         };
-        let mut pieces = items.chunks(size);
-        let first = pieces.next().unwrap_or_default();
+        if pieces.len() <= 1 {
+            return pieces
+                .iter()
+                .flatten()
+                .flat_map(|s| s.iter())
+                .try_for_each(|item| self.value(item));
+        }
+        let mut rest = pieces.iter().map(Vec::as_slice);
+        let first = rest.next().unwrap_or_default();
         let encoded = std::thread::scope(|scope| {
             // A piece whose thread cannot be started is encoded here instead.
-            let handles: Vec<_> = pieces
+            let handles: Vec<_> = rest
                 .map(|piece| {
                     std::thread::Builder::new()
                         .name("encode state".into())
@@ -487,16 +514,26 @@ mod tests {
                 .map(|i| (i * 104_729, format!("item-{i}")))
                 .collect();
             let whole = rmp_serde::to_vec(&items).unwrap();
-            for parts in [0, 1, 2, 3, 4] {
-                let mut w = StateWriter::default();
-                w.value(&7u8).unwrap();
-                w.seq_parallel(&items, parts).unwrap();
-                w.value("end").unwrap();
-                let bytes = w.finish_chunks().concat();
-                let mut want = rmp_serde::to_vec(&7u8).unwrap();
-                want.extend_from_slice(&whole);
-                want.extend_from_slice(&rmp_serde::to_vec("end").unwrap());
-                assert_eq!(bytes, want, "{len} item(s) in {parts} part(s)");
+            // The items whole, in runs of 7, and in uneven runs with empty ones between.
+            let sevens: Vec<&[(u64, String)]> = items.chunks(7).collect();
+            let (a, b) = items.split_at(len / 3);
+            let uneven: Vec<&[(u64, String)]> = vec![&[], a, &[], b, &[]];
+            for slices in [vec![items.as_slice()], sevens, uneven] {
+                for parts in [0, 1, 2, 3, 4] {
+                    let mut w = StateWriter::default();
+                    w.value(&7u8).unwrap();
+                    w.seq_parallel(&slices, parts).unwrap();
+                    w.value("end").unwrap();
+                    let bytes = w.finish_chunks().concat();
+                    let mut want = rmp_serde::to_vec(&7u8).unwrap();
+                    want.extend_from_slice(&whole);
+                    want.extend_from_slice(&rmp_serde::to_vec("end").unwrap());
+                    let runs = slices.len();
+                    assert_eq!(
+                        bytes, want,
+                        "{len} item(s) in {runs} run(s), {parts} part(s)"
+                    );
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 use counterfoil_core::catalog::Seat;
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
 use counterfoil_projection::state_file::StateWriter;
-use counterfoil_projection::{IdTable, NONE, Packed, Projector, TicketLife, time};
+use counterfoil_projection::{ChunkedVec, IdTable, NONE, Packed, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
 use crate::index::PerfTickets;
@@ -26,7 +26,7 @@ pub struct OwnerReport {
     pub(crate) ticket_types: IdTable,
     pub(crate) tickets: IdTable,
     /// Parallel to `tickets`; indexes are handed out in purchase order.
-    pub(crate) ticket: Vec<Ticket>,
+    pub(crate) ticket: ChunkedVec<Ticket>,
     /// Customer ids of registered accounts.
     pub(crate) accounts: IdTable,
     /// Parallel to `accounts`.
@@ -172,7 +172,7 @@ impl Projector for OwnerReport {
         w.value(ticket_types)?;
         w.value(tickets)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        w.seq_parallel(ticket, threads)?;
+        w.seq_parallel(&ticket.slices(), threads)?;
         w.value(accounts)?;
         w.value(account)?;
         w.value(emails)?;

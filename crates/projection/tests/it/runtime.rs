@@ -661,3 +661,61 @@ async fn reopened_at<P: counterfoil_projection::Projector>(
     );
     p
 }
+
+/// The checkpoints of the state file each progress report of a catch-up of 13,000
+/// records (four chunks) finds on disk, the file having been at 3,000 before it.
+async fn checkpoints_seen_while_rebuilding(config: ProjectionConfig) -> Vec<Option<u64>> {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = relaxed_log(&dir.path().join("log"), 3_000).await;
+    let state_dir = dir.path().join("state");
+    let mut old = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    old.catch_up(&mut no_progress()).await.unwrap();
+    append(&*store, 3_000, 13_000).await;
+    let file = state_dir.join("positions.state");
+    let mut p =
+        Projection::<Positions>::fresh(&state_dir, store.clone(), Positions::default(), config)
+            .unwrap();
+    let mut seen = Vec::new();
+    let mut progress = |_, _| {
+        let bytes = std::fs::read(&file).unwrap();
+        let (header, _) = state_file::decode::<Positions>(&bytes, "positions", 1, "").unwrap();
+        seen.push(Some(header.checkpoint));
+    };
+    let mut list: [&mut dyn DynProjection; 1] = [&mut p];
+    rebuild_all(&*store, &mut list, &mut progress)
+        .await
+        .unwrap();
+    seen.push(
+        reopened_at::<Positions>(&state_dir, &store, 13_000)
+            .await
+            .position()
+            .into(),
+    );
+    log.close().await.unwrap();
+    seen
+}
+
+#[tokio::test]
+async fn a_rebuild_at_end_replaces_the_state_file_once_whole() {
+    // The old file (at 3,000) stays as it was until the rebuilt state replaces it.
+    let seen = checkpoints_seen_while_rebuilding(ProjectionConfig::at_end()).await;
+    assert!(seen.len() >= 3, "{seen:?}");
+    let (last, along) = seen.split_last().unwrap();
+    assert!(along.iter().all(|c| *c == Some(3_000)), "{seen:?}");
+    assert_eq!(*last, Some(13_000));
+
+    // The same rebuild persisting every 4,000 records writes the file along the way.
+    let config = ProjectionConfig {
+        persist_every_records: 4_000,
+        persist_spacing: 0,
+        ..ProjectionConfig::default()
+    };
+    let seen = checkpoints_seen_while_rebuilding(config).await;
+    assert!(
+        seen.iter()
+            .any(|c| c.is_some_and(|c| c != 3_000 && c < 13_000)),
+        "{seen:?}"
+    );
+}

@@ -676,7 +676,7 @@ fn the_state_encoded_in_pieces_has_the_bytes_of_its_derived_encoding() {
     }
     for parts in [1, 2, 3] {
         let mut w = counterfoil_projection::state_file::StateWriter::default();
-        w.seq_parallel(&[0u8; 0], parts).unwrap();
+        w.seq_parallel::<u8>(&[], parts).unwrap();
         assert_eq!(w.len(), 1, "an empty sequence is its header");
     }
     let e = counterfoil_projection::state_file::encode_projector(&g.state, 0, None).unwrap();
