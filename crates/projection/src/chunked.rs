@@ -80,6 +80,14 @@ impl<T> ChunkedVec<T> {
     }
 }
 
+impl<'a, T> IntoIterator for &'a ChunkedVec<T> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<T>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
+}
+
 impl<T> FromIterator<T> for ChunkedVec<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut v = Self::new();
@@ -140,6 +148,7 @@ mod tests {
         }
         assert_eq!(chunked.len(), n);
         assert!(chunked.iter().eq(plain.iter()));
+        assert!((&chunked).into_iter().eq(plain.iter()));
         for i in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, n - 1] {
             assert_eq!(chunked.get(i), plain.get(i), "{i}");
         }

@@ -11,7 +11,7 @@
 use chrono::TimeDelta;
 use counterfoil_core::catalog::{LinkScope, Person};
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{IdTable, NONE, Projector, TicketLife, time};
+use counterfoil_projection::{ChunkedVec, IdTable, NONE, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
 use crate::LinksError;
@@ -36,7 +36,7 @@ pub struct LinkAttribution {
     pub(crate) link: Vec<Link>,
     pub(crate) visitors: IdTable,
     /// The last click of each visitor, parallel to `visitors`.
-    pub(crate) last_click: Vec<Click>,
+    pub(crate) last_click: ChunkedVec<Click>,
     /// Buyers known by customer id.
     pub(crate) customers: IdTable,
     /// The order of each such buyer's first purchase, parallel to `customers`.
@@ -50,7 +50,7 @@ pub struct LinkAttribution {
     /// Attributed tickets only.
     pub(crate) tickets: IdTable,
     /// Parallel to `tickets`.
-    pub(crate) sale: Vec<Sale>,
+    pub(crate) sale: ChunkedVec<Sale>,
 }
 
 impl Default for LinkAttribution {
@@ -65,7 +65,7 @@ impl Default for LinkAttribution {
             links: IdTable::new(),
             link: Vec::new(),
             visitors: IdTable::new(),
-            last_click: Vec::new(),
+            last_click: ChunkedVec::new(),
             customers: IdTable::new(),
             customer_first_order: Vec::new(),
             emails: IdTable::new(),
@@ -73,7 +73,7 @@ impl Default for LinkAttribution {
             orders: IdTable::new(),
             ticket_types: IdTable::new(),
             tickets: IdTable::new(),
-            sale: Vec::new(),
+            sale: ChunkedVec::new(),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use counterfoil_core::catalog::Seat;
 use counterfoil_core::{RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{IdTable, NONE, Packed, Projector, time};
+use counterfoil_projection::{ChunkedVec, IdTable, NONE, Packed, Projector, time};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ pub struct SharedTickets {
     pub(crate) orders: IdTable,
     pub(crate) tickets: IdTable,
     /// Parallel to `tickets`.
-    pub(crate) ticket: Vec<Ticket>,
+    pub(crate) ticket: ChunkedVec<Ticket>,
     /// In log order.
     pub(crate) shares: Vec<Share>,
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use counterfoil_core::catalog::Pricing;
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{IdTable, NONE, Projector, TicketLife, time};
+use counterfoil_projection::{ChunkedVec, IdTable, NONE, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
 /// The unsold-counts projector. Start from `UnsoldCounts::default()`.
@@ -25,7 +25,7 @@ pub struct UnsoldCounts {
     pub(crate) definition: Vec<Def>,
     pub(crate) tickets: IdTable,
     /// Parallel to `tickets`.
-    pub(crate) ticket: Vec<TicketSlot>,
+    pub(crate) ticket: ChunkedVec<TicketSlot>,
     /// `(ticket, definition)` for every definition a rescheduled ticket was in, so a
     /// ticket rescheduled back into a definition is not sold there twice. Only
     /// rescheduled tickets appear here.
