@@ -17,6 +17,13 @@ use crate::vfs::{OpenMode, Vfs, VfsFile};
 const MAX_OPEN_FILES: usize = 64;
 /// Adjacent frames are read with one `pread` up to this many bytes.
 const MAX_READ: u64 = 8 << 20;
+/// A thread keeps its read buffer up to this size (a read of one large frame may
+/// need more, once).
+const KEEP_READ_BUF: usize = 16 << 20;
+
+thread_local! {
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Handles on segment files for reading, shared by every reader.
 #[derive(Debug)]
@@ -92,11 +99,31 @@ impl Files {
     pub(crate) fn read_frames(
         &self,
         frames: &[FrameLoc],
+        want: impl FnMut(u64) -> bool,
+        out: &mut Vec<StoredRecord>,
+    ) -> Result<(), StoreError> {
+        // The thread's buffer, kept from one read to the next: a fresh one of a few MB
+        // per chunk was zeroed and faulted in page by page every time.
+        READ_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let result = self.read_frames_into(&mut buf, frames, want, out);
+                if buf.capacity() > KEEP_READ_BUF {
+                    *buf = Vec::new();
+                }
+                result
+            }
+            Err(_) => self.read_frames_into(&mut Vec::new(), frames, want, out),
+        })
+    }
+
+    fn read_frames_into(
+        &self,
+        buf: &mut Vec<u8>,
+        frames: &[FrameLoc],
         mut want: impl FnMut(u64) -> bool,
         out: &mut Vec<StoredRecord>,
     ) -> Result<(), StoreError> {
         let mut i = 0;
-        let mut buf = Vec::new();
         while i < frames.len() {
             // Coalesce adjacent frames of one segment into one read.
             let start = frames[i];
@@ -109,8 +136,12 @@ impl Files {
                 j += 1;
             }
             let end = frames[j - 1].end;
-            buf.resize((end - start.offset) as usize, 0);
-            self.read_at(start.segment, &mut buf, start.offset)?;
+            let n = (end - start.offset) as usize;
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+            let buf = &mut buf[..n];
+            self.read_at(start.segment, buf, start.offset)?;
             for f in &frames[i..j] {
                 let bytes =
                     &buf[(f.offset - start.offset) as usize..(f.end - start.offset) as usize];
