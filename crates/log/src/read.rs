@@ -17,9 +17,10 @@ use crate::vfs::{OpenMode, Vfs, VfsFile};
 const MAX_OPEN_FILES: usize = 64;
 /// Adjacent frames are read with one `pread` up to this many bytes.
 const MAX_READ: u64 = 8 << 20;
-/// A thread keeps its read buffer up to this size (a read of one large frame may
-/// need more, once).
-const KEEP_READ_BUF: usize = 16 << 20;
+/// A thread keeps its read buffer up to this size: a chunk of 4,096 demo records is
+/// about 1.7 MB. A larger read (up to [`MAX_READ`], or one large frame) lets its
+/// buffer go, so idle threads of the blocking pool hold little.
+const KEEP_READ_BUF: usize = 4 << 20;
 
 thread_local! {
     static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
