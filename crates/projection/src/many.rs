@@ -142,9 +142,10 @@ async fn read_into(
     let mut next = start;
     let mut read = 0u64;
     // Chunks are read (and decoded, on the store's reading threads) while earlier ones
-    // fold. With dense positions the chunk after next can start at once, so decoding
-    // runs on two threads; otherwise one chunk is read ahead.
-    let depth = if store.dense_positions() { 2 } else { 1 };
+    // fold. With dense positions the chunks after next can start at once, so decoding
+    // runs on up to three threads (one more than the two cores, to fill the gaps while
+    // the oldest is handed on); otherwise one chunk is read ahead.
+    let depth = if store.dense_positions() { 3 } else { 1 };
     let mut ahead: VecDeque<(u64, Reading<'_>)> = VecDeque::new();
     if next < end {
         ahead.push_back((next, Reading::start(store, next)));
