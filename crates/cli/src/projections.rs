@@ -51,9 +51,10 @@ pub fn config(persist_every_records: Option<u64>) -> ProjectionConfig {
 /// How `rebuild` persists: once, at the end, unless told an interval (the crash
 /// tests, as [`config`]).
 pub fn rebuild_config(persist_every_records: Option<u64>) -> ProjectionConfig {
-    match persist_every_records {
-        Some(_) => config(persist_every_records),
-        None => ProjectionConfig::at_end(),
+    if persist_every_records.is_some() {
+        config(persist_every_records)
+    } else {
+        ProjectionConfig::at_end()
     }
 }
 

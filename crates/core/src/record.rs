@@ -48,16 +48,9 @@ impl NewRecord {
         // Fast path: one pass over the line, reading `data` straight into its type
         // when `type` comes first. On any failure, parse again with path tracking so
         // the error names the field. (`from_str` also refuses trailing characters.)
-        if let Ok(env) = serde_json::from_str::<OnePassEnvelope<'_>>(line) {
-            let head = Head::of(
-                &env.id,
-                &env.ty,
-                &env.occurred_at,
-                &env.source,
-                &env.actor,
-                &env.correlation_id,
-            );
-            return match env.data {
+        if let Ok(one) = serde_json::from_str::<OnePassEnvelope<'_>>(line) {
+            let head = Head::of(&one.env);
+            return match one.data {
                 Some(Data::Typed(body)) => head.finish(|_| Ok(body)),
                 Some(Data::Raw(raw)) => head.finish(|ty| raw_data(ty, Some(raw))),
                 None => head.finish(|ty| raw_data(ty, None)),
@@ -72,15 +65,7 @@ impl NewRecord {
                 format!("trailing characters after the object: {e}"),
             )
         })?;
-        let head = Head::of(
-            &env.id,
-            &env.ty,
-            &env.occurred_at,
-            &env.source,
-            &env.actor,
-            &env.correlation_id,
-        );
-        head.finish(|ty| raw_data(ty, env.data))
+        Head::of(&env).finish(|ty| raw_data(ty, env.data))
     }
 
     /// Parses one ingest object. An absent `id` gets a fresh UUIDv7.
@@ -139,22 +124,16 @@ struct Head<'a> {
 }
 
 impl<'a> Head<'a> {
-    /// The fields as either envelope reader holds them.
-    fn of(
-        id: &'a Option<Cow<'a, str>>,
-        ty: &'a str,
-        occurred_at: &'a str,
-        source: &'a str,
-        actor: &'a str,
-        correlation_id: &'a Option<Cow<'a, str>>,
-    ) -> Self {
+    /// The fields as either envelope reader holds them (the one-pass reader in a
+    /// `RawEnvelope` without its `data`).
+    fn of(env: &'a RawEnvelope<'a>) -> Self {
         Head {
-            id: id.as_deref(),
-            ty,
-            occurred_at,
-            source,
-            actor,
-            correlation_id: correlation_id.as_deref(),
+            id: env.id.as_deref(),
+            ty: &env.ty,
+            occurred_at: &env.occurred_at,
+            source: &env.source,
+            actor: &env.actor,
+            correlation_id: env.correlation_id.as_deref(),
         }
     }
 
@@ -212,12 +191,8 @@ enum Data<'a> {
 /// The ingest envelope read in one pass: the same fields and rules as [`RawEnvelope`],
 /// whose derived reader gives the errors when this one fails.
 struct OnePassEnvelope<'a> {
-    id: Option<Cow<'a, str>>,
-    ty: Cow<'a, str>,
-    occurred_at: Cow<'a, str>,
-    source: Cow<'a, str>,
-    actor: Cow<'a, str>,
-    correlation_id: Option<Cow<'a, str>>,
+    /// Every field but `data`, whose `data` is left `None`.
+    env: RawEnvelope<'a>,
     data: Option<Data<'a>>,
 }
 
@@ -293,7 +268,7 @@ impl<'de> Deserialize<'de> for OnePassEnvelope<'de> {
                         }
                     }
                 }
-                Ok(OnePassEnvelope {
+                let env = RawEnvelope {
                     id: seen.id.flatten(),
                     ty: seen.ty.ok_or_else(|| A::Error::missing_field("type"))?,
                     occurred_at: seen
@@ -304,6 +279,10 @@ impl<'de> Deserialize<'de> for OnePassEnvelope<'de> {
                         .ok_or_else(|| A::Error::missing_field("source"))?,
                     actor: seen.actor.ok_or_else(|| A::Error::missing_field("actor"))?,
                     correlation_id: seen.correlation_id.flatten(),
+                    data: None,
+                };
+                Ok(OnePassEnvelope {
+                    env,
                     data: seen.data.flatten(),
                 })
             }
