@@ -441,6 +441,15 @@ pub(crate) fn write_atomic(
     path: &Path,
     parts: &[&[u8]],
 ) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
+    write_atomic_split(path, parts, PARALLEL_WRITE_BYTES)
+}
+
+/// [`write_atomic`], with two writing threads from `parallel_from` bytes on.
+fn write_atomic_split(
+    path: &Path,
+    parts: &[&[u8]],
+    parallel_from: usize,
+) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -452,8 +461,27 @@ pub(crate) fn write_atomic(
         move |e| (op, p, e)
     }
     let mut f = File::create(&tmp).map_err(at("create", &tmp))?;
-    for part in parts {
-        f.write_all(part).map_err(at("write", &tmp))?;
+    match split_for_writers(parts, parallel_from) {
+        Some((first, second, offset)) => {
+            // Two threads copy into the page cache at once: for a state of hundreds
+            // of megabytes the copy is most of the write, and one core would do it
+            // while the other waits.
+            let f = &f;
+            let (a, b) = std::thread::scope(|s| {
+                let other = s.spawn(move || write_parts_at(f, second, offset));
+                let mine = write_parts_at(f, first, 0);
+                let theirs = other
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked")));
+                (mine, theirs)
+            });
+            a.and(b).map_err(at("write", &tmp))?;
+        }
+        None => {
+            for part in parts {
+                f.write_all(part).map_err(at("write", &tmp))?;
+            }
+        }
     }
     f.sync_all().map_err(at("fsync", &tmp))?;
     drop(f);
@@ -465,6 +493,41 @@ pub(crate) fn write_atomic(
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(at("fsync folder", &dir))?;
+    Ok(())
+}
+
+/// A file at least this large is written by two threads.
+const PARALLEL_WRITE_BYTES: usize = 64 << 20;
+
+/// For a file of at least `parallel_from` bytes on a machine with more than one core:
+/// the parts split where about half the bytes come before, and the offset in the file
+/// where the second run starts. `None` when one thread should write it all.
+type Split<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]], u64);
+
+fn split_for_writers<'a, 'b>(parts: &'a [&'b [u8]], parallel_from: usize) -> Option<Split<'a, 'b>> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if total < parallel_from || cores < 2 {
+        return None;
+    }
+    let mut before = 0usize;
+    for (i, part) in parts.iter().enumerate() {
+        if before >= total / 2 {
+            let (first, second) = parts.split_at(i);
+            return Some((first, second, before as u64));
+        }
+        before += part.len();
+    }
+    None
+}
+
+/// Writes `parts` one after the other into `f` from `offset` on.
+fn write_parts_at(f: &File, parts: &[&[u8]], mut offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    for part in parts {
+        f.write_all_at(part, offset)?;
+        offset += part.len() as u64;
+    }
     Ok(())
 }
 
@@ -483,6 +546,34 @@ mod tests {
         )
         .unwrap();
         e.to_bytes()
+    }
+
+    #[test]
+    fn a_file_split_between_two_writers_has_the_parts_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("split.state");
+        let parts: Vec<Vec<u8>> = (0..9u8)
+            .map(|i| vec![i; 1000 + 777 * usize::from(i)])
+            .collect();
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let whole = parts.concat();
+        let (first, second, offset) = split_for_writers(&parts, 1).unwrap();
+        assert!(!first.is_empty() && !second.is_empty());
+        assert_eq!(first.len() + second.len(), parts.len());
+        assert_eq!(
+            offset as usize,
+            first.iter().map(|p| p.len()).sum::<usize>()
+        );
+        assert!(offset as usize >= whole.len() / 2);
+        write_atomic_split(&path, &parts, 1).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), whole);
+        // Over an older, longer file: the new one replaces it whole.
+        write_atomic_split(&path, &parts[..3], 1).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), parts[..3].concat());
+        // Below the threshold one thread writes it.
+        assert!(split_for_writers(&parts, whole.len() + 1).is_none());
+        write_atomic_split(&path, &parts, whole.len() + 1).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), whole);
     }
 
     #[test]
