@@ -257,6 +257,7 @@ pub async fn pipeline(
         Source::Demo(c) => (c.events, "lines"),
     };
     let bar = output::progress(Some(progress_total), unit);
+    let size = SourceSize::of(&source);
 
     let workers = std::thread::available_parallelism()
         .map_or(2, std::num::NonZeroUsize::get)
@@ -289,6 +290,9 @@ pub async fn pipeline(
         if reading && settle.report.failure.is_none() && in_flight.len() < IN_FLIGHT {
             match from_parsers[next % workers].recv().await {
                 Some(mut chunk) => {
+                    if next == 0 {
+                        ledger.store().reserve(expected_records(size, &chunk));
+                    }
                     next += 1;
                     let records = std::mem::take(&mut chunk.records);
                     let ids = records.iter().map(|r| r.id).collect();
@@ -343,6 +347,42 @@ pub async fn pipeline(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// What is known of a source's size before reading it.
+#[derive(Debug, Clone, Copy)]
+enum SourceSize {
+    /// A file of this many bytes.
+    Bytes(u64),
+    /// The demo's events.
+    Records(u64),
+}
+
+impl SourceSize {
+    fn of(source: &Source) -> Self {
+        match source {
+            Source::File { bytes, .. } => Self::Bytes(*bytes),
+            Source::Demo(c) => Self::Records(c.events),
+        }
+    }
+}
+
+/// How many records the whole source should hold, judged from its first chunk: a
+/// file's size over the first chunk's bytes per line (every line counts, blank and
+/// refused ones too, so this errs high), or the demo's event count.
+fn expected_records(size: SourceSize, first: &ParsedChunk) -> u64 {
+    match size {
+        SourceSize::Records(n) => n,
+        SourceSize::Bytes(bytes) => {
+            let lines = first.last_line.saturating_sub(first.first_line) + 1;
+            match first.progress {
+                0 => lines,
+                read => (u128::from(bytes) * u128::from(lines) / u128::from(read))
+                    .try_into()
+                    .unwrap_or(u64::MAX),
+            }
+        }
+    }
 }
 
 /// Reads the source into chunks, chunk `k` to parser `k % n`.
@@ -779,6 +819,40 @@ mod tests {
         assert_eq!(parser, PARSER_NICE.max(before));
         assert_eq!(sibling, before);
         assert_eq!(getpriority_process(Some(gettid())).unwrap(), before);
+    }
+
+    #[test]
+    fn the_records_to_expect_scale_the_first_chunk_to_the_whole_file() {
+        let chunk = |first_line, last_line, progress| ParsedChunk {
+            first_line,
+            last_line,
+            records: Vec::new(),
+            record_lines: Vec::new(),
+            bad: Vec::new(),
+            progress,
+            expectations: None,
+        };
+        let file = |bytes| {
+            SourceSize::of(&Source::File {
+                path: PathBuf::from("x.jsonl"),
+                bytes,
+            })
+        };
+        // 4,096 lines in 1,351,680 bytes (330 a line) of a 330 MB file.
+        assert_eq!(
+            expected_records(file(330_000_000), &chunk(1, 4096, 1_351_680)),
+            1_000_000
+        );
+        // A file read whole in its first chunk.
+        assert_eq!(expected_records(file(700), &chunk(1, 7, 700)), 7);
+        // Nothing read (an empty source): the chunk's own lines.
+        assert_eq!(expected_records(file(0), &chunk(1, 1, 0)), 1);
+        let demo = DemoConfig {
+            events: 12_345,
+            ..DemoConfig::default()
+        };
+        let demo = SourceSize::of(&Source::Demo(demo));
+        assert_eq!(expected_records(demo, &chunk(1, 10, 10)), 12_345);
     }
 
     #[test]

@@ -347,4 +347,12 @@ pub trait Store: Send + Sync + 'static {
     fn dense_positions(&self) -> bool {
         false
     }
+
+    /// A hint that about `records` more records are coming (a bulk import): a backend
+    /// with in-memory indexes sizes them now, instead of growing them (and moving what
+    /// they hold) several times while the records arrive. Nothing else changes; the
+    /// default ignores it.
+    fn reserve(&self, records: u64) {
+        let _ = records;
+    }
 }

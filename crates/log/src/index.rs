@@ -129,6 +129,35 @@ impl Index {
             .copied()
     }
 
+    /// Room for `records` more records and `streams` more streams, so that appending
+    /// them does not grow (rehash, copy) the tables along the way. Names are
+    /// reckoned at the current mean length, at least 24 bytes.
+    pub(crate) fn reserve(&mut self, records: usize, streams: usize) {
+        self.fps.reserve(records);
+        self.prev.reserve(records);
+        self.frame_off.reserve(records);
+        let fps = &self.fps;
+        if fps.len().saturating_add(records) <= u32::MAX as usize {
+            self.ids.reserve(records, |&p| fps[p as usize]);
+        }
+        let mean_name = match self.streams.len() {
+            0 => 24,
+            n => (self.names.len() / n).max(24),
+        };
+        self.names.reserve(streams.saturating_mul(mean_name));
+        self.streams.reserve(streams);
+        let Index {
+            by_name,
+            streams: entries,
+            names,
+            hasher,
+            ..
+        } = self;
+        by_name.reserve(streams, |&i| {
+            hasher.hash_one(name_of(names, &entries[i as usize]))
+        });
+    }
+
     /// Adds an empty stream; the caller checked it is new.
     pub(crate) fn add_stream(&mut self, name: &str) -> u32 {
         let idx = self.streams.len() as u32;
@@ -462,6 +491,34 @@ mod tests {
         }
         idx.segments[0].len = 16 + records.len() as u64 * 10;
         idx
+    }
+
+    #[test]
+    fn reserving_sizes_the_tables_and_keeps_what_they_hold() {
+        let records: Vec<usize> = (0..500).map(|i| i % 3).collect();
+        let mut idx = index_with(&["ticket-a", "ticket-b", "ticket-c"], &records);
+        idx.reserve(100_000, 20_000);
+        assert!(idx.fps.capacity() >= 100_500);
+        assert!(idx.prev.capacity() >= 100_500 && idx.frame_off.capacity() >= 100_500);
+        assert!(idx.ids.capacity() >= 100_500);
+        assert!(idx.streams.capacity() >= 20_003 && idx.by_name.capacity() >= 20_003);
+        assert!(idx.names.capacity() >= 20_000 * 24);
+        // Everything indexed before is still found, and more goes in after.
+        for (i, name) in ["ticket-a", "ticket-b", "ticket-c"].iter().enumerate() {
+            let s = idx.find_stream(name).unwrap();
+            assert_eq!(s as usize, i);
+            assert_eq!(idx.stream(s).count, if i < 2 { 167 } else { 166 });
+        }
+        for p in [0u64, 1, 250, 499] {
+            let id = Uuid::from_u128(u128::from(p) + 1);
+            assert_eq!(idx.find_fp(crate::format::id_fingerprint(&id)), Some(p));
+        }
+        let d = idx.add_stream("ticket-d");
+        let id = Uuid::from_u128(10_000);
+        let fp = crate::format::id_fingerprint(&id);
+        idx.push_record(&id, fp, d, 16, [9; 32], None);
+        assert_eq!(idx.find_stream("ticket-d"), Some(d));
+        assert_eq!(idx.find_fp(fp), Some(500));
     }
 
     #[test]

@@ -245,6 +245,20 @@ impl Store for Log {
         true
     }
 
+    /// Sizes the in-memory indexes for `records` more records and half as many new
+    /// streams (a ticket's stream holds several records: the demo workload has about
+    /// a third). A log that already has the room is left as it is.
+    fn reserve(&self, records: u64) {
+        let records = usize::try_from(records).unwrap_or(usize::MAX);
+        let mut idx = self
+            .inner
+            .shared
+            .index
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        idx.reserve(records, records / 2);
+    }
+
     async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError> {
         self.inner.shared.read_range_blocking(from, max).await
     }

@@ -118,3 +118,31 @@ async fn recorded_at_never_goes_back_along_positions_across_restarts() {
     }
     log.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reserve_hint_changes_nothing_a_reader_or_writer_sees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path());
+    let before = append_each(&log, "rs-a", 5).await;
+    log.reserve(200_000);
+    // Twice, and with nothing: a hint, never an error.
+    log.reserve(0);
+    let after = append_each(&log, "rs-b", 5).await;
+    let more = append_each(&log, "rs-a", 2).await;
+    assert_eq!(log.end_position().await.unwrap(), 12);
+    assert_eq!(log.stream_revision("rs-a").await.unwrap(), Some(6));
+    let ids = |rs: &[counterfoil_core::StoredRecord]| rs.iter().map(|r| r.id).collect::<Vec<_>>();
+    let a = log.read_stream("rs-a", 0, 100).await.unwrap();
+    let expected: Vec<_> = before.iter().chain(&more).map(|r| r.id).collect();
+    assert_eq!(ids(&a), expected);
+    let b = log.read_stream("rs-b", 0, 100).await.unwrap();
+    assert_eq!(ids(&b), after.iter().map(|r| r.id).collect::<Vec<_>>());
+    for r in before.iter().chain(&after) {
+        assert!(log.find_by_id(r.id).await.unwrap().is_some());
+    }
+    log.close().await.unwrap();
+    let (log, report) = open(tmp.path());
+    assert_eq!(report.records, 12);
+    log.verify(&mut |_| {}).unwrap();
+    log.close().await.unwrap();
+}
