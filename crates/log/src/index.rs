@@ -131,21 +131,22 @@ impl Index {
 
     /// Room for `records` more records and `streams` more streams, so that appending
     /// them does not grow (rehash, copy) the tables along the way. Names are
-    /// reckoned at the current mean length, at least 24 bytes.
+    /// reckoned at the current mean length, at least 24 bytes. A hint: memory that
+    /// cannot be had now is left to be asked for as the tables grow.
     pub(crate) fn reserve(&mut self, records: usize, streams: usize) {
-        self.fps.reserve(records);
-        self.prev.reserve(records);
-        self.frame_off.reserve(records);
+        let _ = self.fps.try_reserve(records);
+        let _ = self.prev.try_reserve(records);
+        let _ = self.frame_off.try_reserve(records);
         let fps = &self.fps;
         if fps.len().saturating_add(records) <= u32::MAX as usize {
-            self.ids.reserve(records, |&p| fps[p as usize]);
+            let _ = self.ids.try_reserve(records, |&p| fps[p as usize]);
         }
         let mean_name = match self.streams.len() {
             0 => 24,
             n => (self.names.len() / n).max(24),
         };
-        self.names.reserve(streams.saturating_mul(mean_name));
-        self.streams.reserve(streams);
+        let _ = self.names.try_reserve(streams.saturating_mul(mean_name));
+        let _ = self.streams.try_reserve(streams);
         let Index {
             by_name,
             streams: entries,
@@ -153,7 +154,7 @@ impl Index {
             hasher,
             ..
         } = self;
-        by_name.reserve(streams, |&i| {
+        let _ = by_name.try_reserve(streams, |&i| {
             hasher.hash_one(name_of(names, &entries[i as usize]))
         });
     }
@@ -519,6 +520,10 @@ mod tests {
         idx.push_record(&id, fp, d, 16, [9; 32], None);
         assert_eq!(idx.find_stream("ticket-d"), Some(d));
         assert_eq!(idx.find_fp(fp), Some(500));
+        // More than memory could ever hold: refused quietly, the tables as they were.
+        idx.reserve(usize::MAX, usize::MAX);
+        assert_eq!(idx.find_stream("ticket-d"), Some(d));
+        assert_eq!(idx.end(), 501);
     }
 
     #[test]

@@ -499,11 +499,12 @@ fn write_atomic_split(
 /// A file at least this large is written by two threads.
 const PARALLEL_WRITE_BYTES: usize = 64 << 20;
 
+/// The parts before a split, the parts after it, and the offset of the second run.
+type Split<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]], u64);
+
 /// For a file of at least `parallel_from` bytes on a machine with more than one core:
 /// the parts split where about half the bytes come before, and the offset in the file
 /// where the second run starts. `None` when one thread should write it all.
-type Split<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]], u64);
-
 fn split_for_writers<'a, 'b>(parts: &'a [&'b [u8]], parallel_from: usize) -> Option<Split<'a, 'b>> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
