@@ -252,12 +252,12 @@ pub async fn pipeline(
     options: Options<'_>,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let (progress_total, unit) = match &source {
-        Source::File { bytes, .. } => (*bytes, "bytes"),
-        Source::Demo(c) => (c.events, "lines"),
+    let size = SourceSize::of(&source);
+    let (progress_total, unit) = match size {
+        SourceSize::Bytes(n) => (n, "bytes"),
+        SourceSize::Records(n) => (n, "lines"),
     };
     let bar = output::progress(Some(progress_total), unit);
-    let size = SourceSize::of(&source);
 
     let workers = std::thread::available_parallelism()
         .map_or(2, std::num::NonZeroUsize::get)

@@ -84,6 +84,12 @@ fn name_of<'a>(names: &'a str, e: &StreamEntry) -> &'a str {
     names.get(off..off + len).unwrap_or("")
 }
 
+/// The stream-name table's hash of stream `i` (what it is placed by, and moved by
+/// when the table grows).
+fn stream_hash(hasher: &RandomState, names: &str, streams: &[StreamEntry], i: u32) -> u64 {
+    hasher.hash_one(name_of(names, &streams[i as usize]))
+}
+
 impl Index {
     pub(crate) fn new() -> Self {
         Self {
@@ -154,9 +160,7 @@ impl Index {
             hasher,
             ..
         } = self;
-        let _ = by_name.try_reserve(streams, |&i| {
-            hasher.hash_one(name_of(names, &entries[i as usize]))
-        });
+        let _ = by_name.try_reserve(streams, |&i| stream_hash(hasher, names, entries, i));
     }
 
     /// Adds an empty stream; the caller checked it is new.
@@ -178,9 +182,7 @@ impl Index {
             ..
         } = self;
         let h = hasher.hash_one(name);
-        by_name.insert_unique(h, idx, |&i| {
-            hasher.hash_one(name_of(names, &streams[i as usize]))
-        });
+        by_name.insert_unique(h, idx, |&i| stream_hash(hasher, names, streams, i));
         idx
     }
 
@@ -273,11 +275,9 @@ impl Index {
         } = self;
         let build_names = || {
             let mut table = HashTable::with_capacity(streams.len());
-            for (i, e) in streams.iter().enumerate() {
-                let h = hasher.hash_one(name_of(names, e));
-                table.insert_unique(h, i as u32, |&j: &u32| {
-                    hasher.hash_one(name_of(names, &streams[j as usize]))
-                });
+            for i in 0..streams.len() as u32 {
+                let h = stream_hash(hasher, names, streams, i);
+                table.insert_unique(h, i, |&j: &u32| stream_hash(hasher, names, streams, j));
             }
             table
         };
