@@ -229,6 +229,7 @@ impl Log {
             snapshot_thread: None,
             buf: Vec::new(),
             scratch: Vec::new(),
+            direct: Default::default(),
             group: writer::Group::resuming(last_recorded),
         };
         std::thread::Builder::new()

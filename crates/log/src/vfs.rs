@@ -6,9 +6,9 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// How [`Vfs::open`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,21 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// The file's current length.
     fn size(&self) -> io::Result<u64>;
+    /// Writes all of `buf` at `offset` past the page cache (`O_DIRECT`), where the
+    /// system and the file system allow it. `offset`, the length of `buf` and its
+    /// address are multiples of [`DIRECT_ALIGN`]. `Ok(false)` means direct writes are
+    /// not available for this file and nothing was written: the caller writes through
+    /// [`VfsFile::write_all_at`] instead. The default has none.
+    fn write_direct_at(&self, buf: &[u8], offset: u64) -> io::Result<bool> {
+        let _ = (buf, offset);
+        Ok(false)
+    }
 }
+
+/// The alignment of offset, length and memory address that
+/// [`VfsFile::write_direct_at`] asks for: the largest logical block size of the usual
+/// disks, so that it suits 512-byte and 4 KiB sectors alike.
+pub const DIRECT_ALIGN: usize = 4096;
 
 /// A held exclusive lock on the data folder; dropping it releases the lock.
 pub type LockGuard = Box<dyn fmt::Debug + Send + Sync>;
@@ -61,23 +75,116 @@ pub trait Vfs: Send + Sync + fmt::Debug {
 pub struct RealVfs;
 
 #[derive(Debug)]
-struct RealFile(File);
+struct RealFile {
+    file: File,
+    /// Where it was opened, to open it again for direct writes.
+    path: PathBuf,
+    writable: bool,
+    /// A second handle opened with `O_DIRECT` on the first direct write; `None` once
+    /// direct writes turned out not to be available.
+    direct: OnceLock<Option<File>>,
+    /// Set when the file system refused a direct write as misaligned.
+    direct_refused: std::sync::atomic::AtomicBool,
+}
+
+impl RealFile {
+    fn direct(&self) -> Option<&File> {
+        if !self.writable || self.direct_refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.direct
+            .get_or_init(|| match open_direct(&self.path) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::debug!(
+                        "{}: no direct writes ({e}); writing through the page cache",
+                        self.path.display()
+                    );
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// Opens `path` for writing with `O_DIRECT`; `None` where the file system has no
+/// direct I/O (it refuses the flag with `EINVAL`).
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+    {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &Path) -> io::Result<Option<File>> {
+    Ok(None)
+}
+
+/// True for the error a direct write gets when the file system wants another alignment.
+fn is_misaligned(e: &io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        e.raw_os_error() == Some(libc::EINVAL)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = e;
+        false
+    }
+}
 
 impl VfsFile for RealFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.0.read_exact_at(buf, offset)
+        self.file.read_exact_at(buf, offset)
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, offset)
+        self.file.write_all_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
+        self.file.sync_data()
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
+        self.file.set_len(len)
     }
     fn size(&self) -> io::Result<u64> {
-        Ok(self.0.metadata()?.len())
+        Ok(self.file.metadata()?.len())
+    }
+    fn write_direct_at(&self, buf: &[u8], offset: u64) -> io::Result<bool> {
+        let aligned = |n: u64| n.is_multiple_of(DIRECT_ALIGN as u64);
+        if !aligned(offset) || !aligned(buf.len() as u64) || !aligned(buf.as_ptr().addr() as u64) {
+            return Ok(false);
+        }
+        let Some(f) = self.direct() else {
+            return Ok(false);
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            match f.write_at(&buf[done..], offset + done as u64) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Refused before anything was written: this file system wants
+                // another alignment. Write through the page cache from now on.
+                Err(e) if done == 0 && is_misaligned(&e) => {
+                    self.direct_refused.store(true, Ordering::Relaxed);
+                    tracing::debug!(
+                        "{}: direct write refused ({e}); writing through the page cache",
+                        self.path.display()
+                    );
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -103,7 +210,13 @@ impl Vfs for RealVfs {
             OpenMode::CreateNew => o.read(true).write(true).create_new(true),
             OpenMode::Truncate => o.read(true).write(true).create(true).truncate(true),
         };
-        Ok(Arc::new(RealFile(o.open(path)?)))
+        Ok(Arc::new(RealFile {
+            file: o.open(path)?,
+            path: path.to_path_buf(),
+            writable: mode != OpenMode::Read,
+            direct: OnceLock::new(),
+            direct_refused: Default::default(),
+        }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
@@ -212,6 +325,14 @@ impl VfsFile for FaultyFile {
             }
         }
     }
+    fn write_direct_at(&self, buf: &[u8], offset: u64) -> io::Result<bool> {
+        if self.faults.write_budget.load(Ordering::SeqCst) == u64::MAX {
+            return self.inner.write_direct_at(buf, offset);
+        }
+        // With a write limit set, the write goes through `write_all_at`, which cuts
+        // it short at the limit the way a dying disk would.
+        self.write_all_at(buf, offset).map(|()| true)
+    }
     fn sync_data(&self) -> io::Result<()> {
         let fail = self
             .faults
@@ -258,5 +379,83 @@ impl Vfs for FaultyVfs {
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
         self.inner.try_lock(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block of `DIRECT_ALIGN` bytes at an aligned address, filled with `byte`.
+    fn aligned_block(mem: &mut Vec<u8>, byte: u8) -> &[u8] {
+        mem.clear();
+        mem.resize(3 * DIRECT_ALIGN, byte);
+        let at = mem.as_ptr().align_offset(DIRECT_ALIGN);
+        &mem[at..at + DIRECT_ALIGN]
+    }
+
+    #[test]
+    fn a_direct_write_lands_where_reads_find_it_or_is_declined_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        let f = RealVfs.open(&path, OpenMode::CreateNew).unwrap();
+        f.write_all_at(&[7u8; 100], 0).unwrap();
+        let mut mem = Vec::new();
+        let block = aligned_block(&mut mem, 9);
+
+        // Misaligned offset, length or address: declined, nothing written.
+        assert!(!f.write_direct_at(block, 100).unwrap());
+        assert!(!f.write_direct_at(&block[..512], 0).unwrap());
+        let unaligned = &mem[1..=DIRECT_ALIGN];
+        assert!(!f.write_direct_at(unaligned, 0).unwrap());
+        assert_eq!(f.size().unwrap(), 100);
+
+        let block = aligned_block(&mut mem, 9);
+        let offset = DIRECT_ALIGN as u64;
+        if f.write_direct_at(block, offset).unwrap() {
+            // Read through the page cache, by this handle and a new one.
+            let mut back = vec![0u8; DIRECT_ALIGN];
+            f.read_exact_at(&mut back, offset).unwrap();
+            assert!(back.iter().all(|&b| b == 9));
+            let again = RealVfs.open(&path, OpenMode::Read).unwrap();
+            let mut head = [0u8; 100];
+            again.read_exact_at(&mut head, 0).unwrap();
+            assert_eq!(head, [7u8; 100]);
+            assert_eq!(again.size().unwrap(), 2 * DIRECT_ALIGN as u64);
+        } else {
+            // A file system without direct I/O: nothing was written.
+            assert_eq!(f.size().unwrap(), 100);
+        }
+    }
+
+    #[test]
+    fn a_file_opened_to_read_has_no_direct_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        RealVfs.open(&path, OpenMode::CreateNew).unwrap();
+        let f = RealVfs.open(&path, OpenMode::Read).unwrap();
+        let mut mem = Vec::new();
+        assert!(!f.write_direct_at(aligned_block(&mut mem, 1), 0).unwrap());
+        assert_eq!(f.size().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_write_limit_cuts_a_direct_write_short_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let faulty = FaultyVfs::new(Arc::new(RealVfs));
+        let f = faulty
+            .open(&tmp.path().join("f"), OpenMode::CreateNew)
+            .unwrap();
+        faulty.fail_writes_after(1000);
+        let mut mem = Vec::new();
+        assert!(f.write_direct_at(aligned_block(&mut mem, 3), 0).is_err());
+        assert_eq!(f.size().unwrap(), 1000);
+        faulty.heal();
+        let mut mem = Vec::new();
+        let block = aligned_block(&mut mem, 4);
+        let written = f.write_direct_at(block, 0).unwrap();
+        let mut back = vec![0u8; 1000];
+        f.read_exact_at(&mut back, 0).unwrap();
+        assert!(back.iter().all(|&b| b == if written { 4 } else { 3 }));
     }
 }
