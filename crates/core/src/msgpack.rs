@@ -56,6 +56,115 @@ pub fn from_slice<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
     Ok(value)
 }
 
+/// A reader for callers that know the exact layout they expect (the canonical
+/// envelope of a stored record, whose fields always come in one order). Each read
+/// answers `None` when the bytes are not what it asks for, without saying why: the
+/// caller then hands the whole value to [`from_slice`], which accepts and refuses
+/// exactly as before and says why. So this path can only be faster, never different.
+pub(crate) struct Cursor<'de>(Reader<'de>);
+
+impl<'de> Cursor<'de> {
+    pub(crate) fn new(bytes: &'de [u8]) -> Self {
+        Cursor(Reader {
+            input: bytes,
+            at: 0,
+            depth: 0,
+        })
+    }
+
+    /// The entry count of a map that starts here.
+    pub(crate) fn map_len(&mut self) -> Option<usize> {
+        let r = &mut self.0;
+        let n = match r.byte().ok()? {
+            m @ 0x80..=0x8f => usize::from(m & 0x0f),
+            0xde => usize::from(r.u16().ok()?),
+            0xdf => r.u32().ok()? as usize,
+            _ => return None,
+        };
+        Some(n)
+    }
+
+    /// True, having read it, when the next value is the string `name`.
+    pub(crate) fn key(&mut self, name: &str) -> bool {
+        let at = self.0.at;
+        let same = self.str_bytes() == Some(name.as_bytes());
+        if !same {
+            self.0.at = at;
+        }
+        same
+    }
+
+    fn str_bytes(&mut self) -> Option<&'de [u8]> {
+        let m = self.0.byte().ok()?;
+        let len = self.0.str_len(m).ok()??;
+        self.0.take(len).ok()
+    }
+
+    pub(crate) fn str(&mut self) -> Option<&'de str> {
+        text(self.str_bytes()?).ok()
+    }
+
+    /// A timestamp string, read as [`crate::values::deserialize_timestamp`] reads it.
+    /// The usual `YYYY-MM-DDTHH:MM:SSZ` form is parsed from the bytes (it can only be
+    /// ASCII), so it needs no UTF-8 check first.
+    pub(crate) fn timestamp(&mut self) -> Option<crate::values::Timestamp> {
+        let bytes = self.str_bytes()?;
+        if let Some(t) = crate::values::parse_utc_fast(bytes) {
+            return Some(t);
+        }
+        crate::values::parse_timestamp(text(bytes).ok()?, false).ok()
+    }
+
+    /// `nil` as `Some(None)`, a string as `Some(Some(..))`.
+    pub(crate) fn opt_str(&mut self) -> Option<Option<&'de str>> {
+        if self.0.peek().ok()? == 0xc0 {
+            self.0.at += 1;
+            return Some(None);
+        }
+        self.str().map(Some)
+    }
+
+    /// An unsigned integer in any of MessagePack's unsigned forms.
+    pub(crate) fn uint(&mut self) -> Option<u64> {
+        let r = &mut self.0;
+        Some(match r.byte().ok()? {
+            m @ 0x00..=0x7f => u64::from(m),
+            0xcc => u64::from(r.byte().ok()?),
+            0xcd => u64::from(r.u16().ok()?),
+            0xce => u64::from(r.u32().ok()?),
+            0xcf => u64::from_be_bytes(r.array().ok()?),
+            _ => return None,
+        })
+    }
+
+    /// A `bin` of exactly `N` bytes.
+    pub(crate) fn bin<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let r = &mut self.0;
+        let len = match r.byte().ok()? {
+            0xc4 => usize::from(r.byte().ok()?),
+            0xc5 => usize::from(r.u16().ok()?),
+            0xc6 => r.u32().ok()? as usize,
+            _ => return None,
+        };
+        if len != N {
+            return None;
+        }
+        r.array().ok()
+    }
+
+    /// Any value through serde, read as [`from_slice`] would read it at nesting
+    /// `depth` (the envelope's own map is one level).
+    pub(crate) fn value<T: de::Deserialize<'de>>(&mut self, depth: u16) -> Option<T> {
+        self.0.depth = depth;
+        T::deserialize(&mut self.0).ok()
+    }
+
+    /// True when every byte was read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.0.at == self.0.input.len()
+    }
+}
+
 struct Reader<'de> {
     input: &'de [u8],
     at: usize,

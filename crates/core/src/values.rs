@@ -33,7 +33,7 @@ pub fn parse_timestamp(s: &str, strict: bool) -> Result<Timestamp, chrono::Parse
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, or `None` for any other form (then chrono decides).
-fn parse_utc_fast(b: &[u8]) -> Option<Timestamp> {
+pub(crate) fn parse_utc_fast(b: &[u8]) -> Option<Timestamp> {
     fn num(b: &[u8]) -> Option<u32> {
         b.iter().try_fold(0u32, |acc, &c| {
             c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
