@@ -196,3 +196,56 @@ fn refusals_name_what_is_wrong() {
     let err = from_slice::<serde_json::Value>(&deep).unwrap_err();
     assert!(err.to_string().contains("nest deeper"), "{err}");
 }
+
+/// The fields of a stored record in another order, and without `correlation_id`:
+/// not the canonical layout, so the reader goes the general way and still agrees.
+#[derive(serde::Serialize)]
+struct Reordered<'a> {
+    record: &'a counterfoil_core::RecordBody,
+    schema_version: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+    actor: &'a str,
+    source: &'a str,
+    #[serde(serialize_with = "counterfoil_core::values::serialize_timestamp")]
+    recorded_at: counterfoil_core::Timestamp,
+    #[serde(serialize_with = "counterfoil_core::values::serialize_timestamp")]
+    occurred_at: counterfoil_core::Timestamp,
+    id: &'a uuid::Uuid,
+    revision: u64,
+    stream: &'a str,
+    position: u64,
+}
+
+#[test]
+fn fields_in_another_order_decode_the_general_way_to_the_same_record() {
+    for (stored, canonical) in sealed() {
+        for with_correlation in [true, false] {
+            let correlation = stored
+                .correlation_id
+                .as_deref()
+                .filter(|_| with_correlation);
+            let bytes = rmp_serde::to_vec_named(&Reordered {
+                record: &stored.body,
+                schema_version: stored.schema_version,
+                correlation_id: correlation,
+                actor: &stored.actor,
+                source: &stored.source,
+                recorded_at: stored.recorded_at,
+                occurred_at: stored.occurred_at,
+                id: &stored.id,
+                revision: stored.revision,
+                stream: &stored.stream,
+                position: stored.position,
+            })
+            .unwrap();
+            assert_ne!(bytes, canonical);
+            let fast = StoredRecord::decode_canonical(&bytes, stored.hash).unwrap();
+            let general = StoredRecord::decode_canonical_reference(&bytes, stored.hash).unwrap();
+            assert_eq!(fast, general);
+            let mut expected = stored.clone();
+            expected.correlation_id = correlation.map(Into::into);
+            assert_eq!(fast, expected);
+        }
+    }
+}
