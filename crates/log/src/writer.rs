@@ -1023,10 +1023,9 @@ impl Writer {
     }
 }
 
-/// Encodes the index (see [`snapshot::encode_live`]) and replaces `index.snap`.
+/// Encodes the index into a new `index.snap` (see [`snapshot::write_live`]).
 pub(crate) fn write_snapshot(shared: &Shared) -> Result<(), StoreError> {
-    let bytes = snapshot::encode_live(&shared.index);
-    snapshot::write(&*shared.vfs, &shared.dir, &bytes)
+    snapshot::write_live(&*shared.vfs, &shared.dir, &shared.index)
 }
 
 fn check_stream_name(name: &str) -> Result<(), StoreError> {
