@@ -44,10 +44,6 @@ impl Default for DemoConfig {
 
 /// One line of the workload, with the outcome the ledger must give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every line is a record; boxing it would cost an allocation per line"
-)]
 pub enum DemoLine {
     /// A well-formed record.
     Record {

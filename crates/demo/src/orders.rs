@@ -50,7 +50,7 @@ impl Sim {
             t,
             CRM,
             None,
-            RecordBody::OwnerRegistered(registered),
+            RecordBody::OwnerRegistered(Box::new(registered)),
             expect,
         );
         if expect.is_none() {
@@ -276,7 +276,7 @@ impl Sim {
                 t + i64::from(count) + 2,
                 PAYMENTS,
                 Some(&order_id),
-                RecordBody::PaymentCaptured(captured),
+                RecordBody::PaymentCaptured(Box::new(captured)),
                 None,
             );
             for no in &bought {

@@ -52,7 +52,7 @@ impl Sim {
             t,
             ADMIN,
             None,
-            RecordBody::PerformanceScheduled(scheduled),
+            RecordBody::PerformanceScheduled(Box::new(scheduled)),
             None,
         );
 
@@ -63,7 +63,7 @@ impl Sim {
                 t + 60 * (i as i64 + 1),
                 ADMIN,
                 None,
-                RecordBody::DefinitionCreated(created),
+                RecordBody::DefinitionCreated(Box::new(created)),
                 None,
             );
         }
@@ -273,7 +273,13 @@ impl Sim {
             },
             performance_id: perf.cloned(),
         };
-        self.emit(at, MARKETING, None, RecordBody::LinkCreated(created), None);
+        self.emit(
+            at,
+            MARKETING,
+            None,
+            RecordBody::LinkCreated(Box::new(created)),
+            None,
+        );
         link_id
     }
 
@@ -364,23 +370,18 @@ impl Sim {
             Change::Delete => RecordBody::DefinitionDeleted(DefinitionDeleted {
                 definition_id: def_id,
             }),
-            Change::Capacity(c) => RecordBody::DefinitionUpdated(DefinitionUpdated {
+            Change::Capacity(c) => RecordBody::DefinitionUpdated(Box::new(DefinitionUpdated {
                 capacity: Some(Some(c)),
                 ..empty_update(def_id)
-            }),
-            Change::Price(c) => RecordBody::DefinitionUpdated(DefinitionUpdated {
+            })),
+            Change::Price(c) => RecordBody::DefinitionUpdated(Box::new(DefinitionUpdated {
                 pricing: Some(Pricing::Fixed { price: cents(c) }),
                 sale_ends_at: self.rng.gen_bool(0.2).then_some(None),
                 ..empty_update(def_id)
-            }),
+            })),
         };
-        let clears_sale_end = matches!(
-            &body,
-            RecordBody::DefinitionUpdated(DefinitionUpdated {
-                sale_ends_at: Some(None),
-                ..
-            })
-        );
+        let clears_sale_end =
+            matches!(&body, RecordBody::DefinitionUpdated(d) if d.sale_ends_at == Some(None));
         self.emit(t, ADMIN, None, body, None);
         if let Some(d) = self
             .world

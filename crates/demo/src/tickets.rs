@@ -160,7 +160,13 @@ impl Sim {
                     ticket_id: reference.ticket_id,
                     initial_owner: owner,
                 };
-                self.emit(t, WALLET, None, RecordBody::TicketInjected(injected), None);
+                self.emit(
+                    t,
+                    WALLET,
+                    None,
+                    RecordBody::TicketInjected(Box::new(injected)),
+                    None,
+                );
                 if let Some(ticket) = self.world.tickets.get_mut(&no) {
                     ticket.injected = true;
                 }
@@ -336,7 +342,7 @@ impl Sim {
             t,
             WALLET,
             None,
-            RecordBody::TicketTransferred(transferred),
+            RecordBody::TicketTransferred(Box::new(transferred)),
             None,
         );
         if let Some(tk) = self.world.tickets.get_mut(&no) {
@@ -409,7 +415,7 @@ impl Sim {
                 t + 5,
                 PAYMENTS,
                 correlation,
-                RecordBody::PaymentRefunded(refunded),
+                RecordBody::PaymentRefunded(Box::new(refunded)),
                 None,
             );
         }

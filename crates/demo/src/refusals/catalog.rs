@@ -50,7 +50,7 @@ impl Sim {
         };
         self.push_refused(
             ADMIN,
-            RecordBody::PerformanceScheduled(scheduled),
+            RecordBody::PerformanceScheduled(Box::new(scheduled)),
             RefusalReason::PerformanceExists,
         );
         true
@@ -78,7 +78,7 @@ impl Sim {
             at,
             ADMIN,
             None,
-            RecordBody::DefinitionCreated(created),
+            RecordBody::DefinitionCreated(Box::new(created)),
             None,
         );
         let p = self.world.perfs.get_mut(&pno)?;
@@ -166,7 +166,7 @@ impl Sim {
         };
         self.push_refused(
             ADMIN,
-            RecordBody::DefinitionUpdated(updated),
+            RecordBody::DefinitionUpdated(Box::new(updated)),
             RefusalReason::CapacityBelowHeld,
         );
         self.lock_definition(pno, def, true);
@@ -265,7 +265,11 @@ impl Sim {
             sale_ends_at: None,
             max_redemptions: None,
         };
-        self.push_refused(ADMIN, RecordBody::DefinitionCreated(created), reason);
+        self.push_refused(
+            ADMIN,
+            RecordBody::DefinitionCreated(Box::new(created)),
+            reason,
+        );
         true
     }
 
@@ -281,7 +285,11 @@ impl Sim {
             return false;
         };
         created.name = format!("{} (copy)", created.name).into();
-        self.push_refused(ADMIN, RecordBody::DefinitionCreated(created), reason);
+        self.push_refused(
+            ADMIN,
+            RecordBody::DefinitionCreated(Box::new(created)),
+            reason,
+        );
         true
     }
 
@@ -318,7 +326,11 @@ impl Sim {
             scope: LinkScope::Client,
             performance_id: None,
         };
-        self.push_refused(MARKETING, RecordBody::LinkCreated(created), reason);
+        self.push_refused(
+            MARKETING,
+            RecordBody::LinkCreated(Box::new(created)),
+            reason,
+        );
         true
     }
 
@@ -354,7 +366,11 @@ impl Sim {
             amount: cents(500),
             currency: currency(code),
         };
-        self.push_refused(PAYMENTS, RecordBody::PaymentRefunded(refunded), reason);
+        self.push_refused(
+            PAYMENTS,
+            RecordBody::PaymentRefunded(Box::new(refunded)),
+            reason,
+        );
         true
     }
 

@@ -77,7 +77,7 @@ impl Sim {
             at,
             WALLET,
             None,
-            RecordBody::TicketInjected(injected),
+            RecordBody::TicketInjected(Box::new(injected)),
             expect,
         );
         if expect.is_none()
@@ -223,7 +223,11 @@ impl Sim {
             ticket_id,
             to: self.world.pool.person(to, false),
         };
-        self.push_refused(WALLET, RecordBody::TicketTransferred(transferred), reason);
+        self.push_refused(
+            WALLET,
+            RecordBody::TicketTransferred(Box::new(transferred)),
+            reason,
+        );
         self.freeze(no);
         true
     }
