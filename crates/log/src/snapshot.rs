@@ -642,13 +642,19 @@ mod tests {
         assert!(bytes.len() > 3 * SPILL_AT, "{}", bytes.len());
         let tmp = tempfile::tempdir().unwrap();
         let lock = std::sync::RwLock::new(idx);
-        write_live(&crate::vfs::RealVfs, tmp.path(), &lock).unwrap();
-        let on_disk = std::fs::read(tmp.path().join(SNAPSHOT_FILE)).unwrap();
-        assert_eq!(on_disk.len(), bytes.len());
-        assert!(
-            on_disk == bytes,
-            "the file differs from the bytes encoded in memory"
-        );
+        // Through the page cache (a file system without direct I/O), then past it.
+        let cached = crate::vfs::FaultyVfs::new(std::sync::Arc::new(crate::vfs::RealVfs));
+        cached.without_direct_writes();
+        let vfs: [&dyn Vfs; 2] = [&cached, &crate::vfs::RealVfs];
+        for vfs in vfs {
+            write_live(vfs, tmp.path(), &lock).unwrap();
+            let on_disk = std::fs::read(tmp.path().join(SNAPSHOT_FILE)).unwrap();
+            assert_eq!(on_disk.len(), bytes.len());
+            assert!(
+                on_disk == bytes,
+                "the file differs from the bytes encoded in memory"
+            );
+        }
         assert!(!tmp.path().join(SNAPSHOT_TEMP).exists());
         let file = crate::vfs::RealVfs
             .open(&tmp.path().join(SNAPSHOT_FILE), OpenMode::Read)

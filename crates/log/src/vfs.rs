@@ -249,6 +249,9 @@ struct Faults {
     failing_syncs: AtomicU64,
     /// Bytes that may still be written before writes fail; `u64::MAX` is unlimited.
     write_budget: AtomicU64,
+    /// Direct writes answer that they are not available, as on a file system
+    /// without direct I/O.
+    no_direct: std::sync::atomic::AtomicBool,
 }
 
 /// Wraps another [`Vfs`] and fails on demand, the way a dying disk does: an `fdatasync`
@@ -266,6 +269,7 @@ impl FaultyVfs {
             faults: Arc::new(Faults {
                 failing_syncs: AtomicU64::new(0),
                 write_budget: AtomicU64::new(u64::MAX),
+                no_direct: Default::default(),
             }),
         }
     }
@@ -279,6 +283,12 @@ impl FaultyVfs {
     /// only the bytes up to it (a torn write).
     pub fn fail_writes_after(&self, bytes: u64) {
         self.faults.write_budget.store(bytes, Ordering::SeqCst);
+    }
+
+    /// From now on files behave as on a file system without direct I/O:
+    /// [`VfsFile::write_direct_at`] writes nothing and says so.
+    pub fn without_direct_writes(&self) {
+        self.faults.no_direct.store(true, Ordering::SeqCst);
     }
 
     /// Stops injecting faults.
@@ -326,6 +336,9 @@ impl VfsFile for FaultyFile {
         }
     }
     fn write_direct_at(&self, buf: &[u8], offset: u64) -> io::Result<bool> {
+        if self.faults.no_direct.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
         if self.faults.write_budget.load(Ordering::SeqCst) == u64::MAX {
             return self.inner.write_direct_at(buf, offset);
         }

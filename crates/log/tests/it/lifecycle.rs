@@ -154,9 +154,25 @@ async fn a_reserve_hint_changes_nothing_a_reader_or_writer_sees() {
 /// the log verifies before and after a reopen.
 #[tokio::test]
 async fn bulk_groups_and_small_appends_read_back_in_order_and_reopen() {
+    bulk_groups_and_small_appends(true).await;
+}
+
+/// The same on a file system without direct I/O: the bulk groups go through the
+/// page cache, with the same bytes in the files.
+#[tokio::test]
+async fn bulk_groups_without_direct_io_read_back_in_order_and_reopen() {
+    bulk_groups_and_small_appends(false).await;
+}
+
+async fn bulk_groups_and_small_appends(direct: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = LogConfig::new(tmp.path());
     cfg.segment_bytes = 96 << 10;
+    let vfs = counterfoil_log::FaultyVfs::new(std::sync::Arc::new(counterfoil_log::RealVfs));
+    if !direct {
+        vfs.without_direct_writes();
+    }
+    cfg.vfs = std::sync::Arc::new(vfs);
     let (log, _) = Log::open(cfg).unwrap();
     let mut expected = Vec::new();
     for round in 0..3 {
