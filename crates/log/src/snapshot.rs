@@ -10,7 +10,7 @@ use counterfoil_core::StoreError;
 use uuid::Uuid;
 
 use crate::index::{Index, MARK_EVERY, SegmentMeta, StreamEntry};
-use crate::vfs::{DIRECT_ALIGN, OpenMode, Vfs, VfsFile};
+use crate::vfs::{DIRECT_ALIGN, DirectStage, OpenMode, Vfs, VfsFile};
 
 const MAGIC: &[u8; 8] = b"CFIDX001";
 const VERSION: u32 = 1;
@@ -515,23 +515,14 @@ fn write(vfs: &dyn Vfs, dir: &Path, encode: impl FnOnce(&mut Out<'_>)) -> Result
     let f = vfs
         .open(&tmp, OpenMode::Truncate)
         .map_err(io("create", &tmp))?;
-    let mut stage: Vec<u8> = Vec::new();
+    let mut stage = DirectStage::default();
     let mut direct = true;
     let mut padded_end = false;
     let mut put = |bytes: &[u8], at: u64| -> std::io::Result<()> {
         if direct {
-            let padded = bytes.len().next_multiple_of(DIRECT_ALIGN);
-            if stage.len() < padded + DIRECT_ALIGN {
-                stage = vec![0; padded + DIRECT_ALIGN];
-            }
-            let o = stage.as_ptr().align_offset(DIRECT_ALIGN);
-            if let Some(block) = stage.get_mut(o..o + padded) {
-                block[..bytes.len()].copy_from_slice(bytes);
-                block[bytes.len()..].fill(0);
-                if f.write_direct_at(block, at)? {
-                    padded_end = padded > bytes.len();
-                    return Ok(());
-                }
+            if let Some(block) = stage.write(&*f, at, &[], bytes)? {
+                padded_end = block.len() > bytes.len();
+                return Ok(());
             }
             direct = false;
         }

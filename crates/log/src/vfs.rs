@@ -51,6 +51,39 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
 /// disks, so that it suits 512-byte and 4 KiB sectors alike.
 pub const DIRECT_ALIGN: usize = 4096;
 
+/// An aligned buffer, reused from write to write, that stages bytes for
+/// [`VfsFile::write_direct_at`].
+#[derive(Debug, Default)]
+pub(crate) struct DirectStage(Vec<u8>);
+
+impl DirectStage {
+    /// Writes `head` then `data` at `offset` (a multiple of [`DIRECT_ALIGN`]) past the
+    /// page cache, with zeros after them up to the next [`DIRECT_ALIGN`] boundary.
+    /// Returns the block written (`head`, `data`, the zeros), or `None` when the file
+    /// has no direct writes and nothing was written.
+    pub(crate) fn write(
+        &mut self,
+        file: &dyn VfsFile,
+        offset: u64,
+        head: &[u8],
+        data: &[u8],
+    ) -> io::Result<Option<&[u8]>> {
+        let len = head.len() + data.len();
+        let padded = len.next_multiple_of(DIRECT_ALIGN);
+        if self.0.len() < padded + DIRECT_ALIGN {
+            self.0 = vec![0; (padded + DIRECT_ALIGN).next_power_of_two()];
+        }
+        let at = self.0.as_ptr().align_offset(DIRECT_ALIGN);
+        let Some(block) = self.0.get_mut(at..at + padded) else {
+            return Ok(None);
+        };
+        block[..head.len()].copy_from_slice(head);
+        block[head.len()..len].copy_from_slice(data);
+        block[len..].fill(0);
+        Ok(file.write_direct_at(block, offset)?.then_some(&*block))
+    }
+}
+
 /// A held exclusive lock on the data folder; dropping it releases the lock.
 pub type LockGuard = Box<dyn fmt::Debug + Send + Sync>;
 

@@ -33,7 +33,7 @@ use crate::format::{
 };
 use crate::index::Index;
 use crate::read::{read_positions, segment_label};
-use crate::vfs::{DIRECT_ALIGN, LockGuard, OpenMode, VfsFile};
+use crate::vfs::{DIRECT_ALIGN, DirectStage, LockGuard, OpenMode, VfsFile};
 use crate::{Durability, Shared, snapshot};
 
 /// The writer stops gathering requests into a group past this many records.
@@ -136,8 +136,7 @@ pub(crate) struct Writer {
 pub(crate) struct DirectWrites {
     /// False once the file system refused a direct write: the page cache it is.
     pub off: bool,
-    /// Aligned staging memory, reused from group to group.
-    stage: Vec<u8>,
+    stage: DirectStage,
     /// The bytes of the active segment from the start of its last block to `len`,
     /// when `tail_of` is `(first, len)` of the active segment; read again otherwise.
     tail: Vec<u8>,
@@ -840,43 +839,38 @@ impl Writer {
     ) -> Result<bool, IoFailure> {
         const A: u64 = DIRECT_ALIGN as u64;
         let a = &mut self.active;
-        let d = &mut self.direct;
+        let DirectWrites {
+            off,
+            stage,
+            tail,
+            tail_of,
+        } = &mut self.direct;
         let fail = |op, e: &std::io::Error| IoFailure::new(op, segment_label(a.first), e);
         let block = offset - offset % A;
         let head = (offset - block) as usize;
-        if d.tail_of != Some((a.first, offset)) || d.tail.len() != head {
-            d.tail.clear();
-            d.tail.resize(head, 0);
+        if *tail_of != Some((a.first, offset)) || tail.len() != head {
+            tail.clear();
+            tail.resize(head, 0);
             a.file
-                .read_exact_at(&mut d.tail, block)
+                .read_exact_at(tail, block)
                 .map_err(|e| fail("read", &e))?;
         }
-        let data = end - start;
-        let len = head + data;
-        let padded = len.next_multiple_of(DIRECT_ALIGN);
-        if d.stage.len() < padded + DIRECT_ALIGN {
-            d.stage = vec![0; (padded + DIRECT_ALIGN).next_power_of_two()];
-        }
-        let at = d.stage.as_ptr().align_offset(DIRECT_ALIGN);
-        let Some(out) = d.stage.get_mut(at..at + padded) else {
+        let data = &self.buf[start..end];
+        let Some(written) = stage
+            .write(&*a.file, block, tail, data)
+            .map_err(|e| fail("write", &e))?
+        else {
+            *off = true;
             return Ok(false);
         };
-        out[..head].copy_from_slice(&d.tail);
-        out[head..len].copy_from_slice(&self.buf[start..end]);
-        out[len..].fill(0);
-        if !a
-            .file
-            .write_direct_at(out, block)
-            .map_err(|e| fail("write", &e))?
-        {
-            d.off = true;
-            return Ok(false);
-        }
+        let len = head + data.len();
         let last = len - len % DIRECT_ALIGN;
-        d.tail.clear();
-        d.tail.extend_from_slice(&out[last..len]);
-        d.tail_of = Some((a.first, offset + data as u64));
-        a.allocated = a.allocated.max(block + padded as u64);
+        let padded = written.len() as u64;
+        let new_tail = &written[last..len];
+        tail.clear();
+        tail.extend_from_slice(new_tail);
+        *tail_of = Some((a.first, offset + data.len() as u64));
+        a.allocated = a.allocated.max(block + padded);
         Ok(true)
     }
 
