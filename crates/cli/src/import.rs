@@ -397,6 +397,14 @@ fn read_source(
     parsers: &[std_mpsc::SyncSender<RawChunk>],
     recycled: &std_mpsc::Receiver<Vec<u8>>,
 ) -> anyhow::Result<()> {
+    // A buffer a parser handed back, emptied, or a new one of `capacity`.
+    let buffer = |capacity: usize| {
+        let mut text = recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(capacity));
+        text.clear();
+        text
+    };
     let mut k = 0usize;
     let mut send = |chunk: RawChunk| -> bool {
         let ok = parsers[k % parsers.len()].send(chunk).is_ok();
@@ -410,10 +418,7 @@ fn read_source(
             let mut line = 0u64;
             let mut offset = 0u64;
             loop {
-                let mut text = recycled
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(1 << 20));
-                text.clear();
+                let mut text = buffer(1 << 20);
                 let first_line = line + 1;
                 let mut n = 0;
                 while n < chunk_lines {
@@ -445,10 +450,7 @@ fn read_source(
             let mut lines = counterfoil_demo::generate(config);
             let mut line = 0u64;
             loop {
-                let mut text = recycled
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(chunk_lines * 400));
-                text.clear();
+                let mut text = buffer(chunk_lines * 400);
                 let mut expectations = Vec::with_capacity(chunk_lines);
                 for demo_line in lines.by_ref().take(chunk_lines) {
                     text.extend_from_slice(demo_line.to_json_line().as_bytes());

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use counterfoil_core::{ExpectedRevision, NewRecord, Store};
+use counterfoil_core::{AppendUnit, ExpectedRevision, NewRecord, Store, StreamWrite};
 use counterfoil_log::{Log, LogConfig, OpenReport};
 
 pub use counterfoil_conformance::record;
@@ -68,4 +68,27 @@ pub fn copy_dir(from: &Path, to: &Path) {
         let e = entry.unwrap();
         std::fs::copy(e.path(), to.join("segments").join(e.file_name())).unwrap();
     }
+}
+
+/// `n` units of one record each (ticket `{tag}-{i}`), spread over `streams` streams
+/// named `{tag}-{i % streams}`: one `append_batch` of them is one bulk group.
+pub fn bulk_units(tag: &str, n: usize, streams: usize) -> Vec<AppendUnit> {
+    (0..n)
+        .map(|i| {
+            vec![StreamWrite {
+                stream: format!("{tag}-{}", i % streams),
+                expected: ExpectedRevision::Any,
+                records: vec![record(&format!("{tag}-{i}"))],
+            }]
+        })
+        .collect()
+}
+
+/// The ids of the records of each unit, in order.
+pub fn unit_ids(units: &[AppendUnit]) -> Vec<uuid::Uuid> {
+    units
+        .iter()
+        .flatten()
+        .flat_map(|w| w.records.iter().map(|r| r.id))
+        .collect()
 }

@@ -6,7 +6,18 @@ use std::sync::Arc;
 use counterfoil_core::{ExpectedRevision, Store, StoreError};
 use counterfoil_log::{FaultyVfs, Log, LogConfig, RealVfs};
 
-use crate::common::{open, record};
+use crate::common::{bulk_units, open, record, unit_ids};
+
+/// After a failed write the store is poisoned: a healthy disk changes nothing until
+/// the log is reopened. Closes the log.
+async fn refuses_appends_until_reopened(log: &Log, stream: &str) {
+    assert!(matches!(
+        log.append(stream, ExpectedRevision::Any, vec![record("x")])
+            .await,
+        Err(StoreError::Poisoned { .. })
+    ));
+    log.close().await.unwrap();
+}
 
 #[tokio::test]
 async fn a_failed_fsync_poisons_the_store_until_reopened() {
@@ -91,12 +102,7 @@ async fn a_write_cut_short_poisons_and_leaves_a_torn_tail() {
         other => panic!("append whose write failed: {other:?}"),
     }
     faulty.heal();
-    assert!(matches!(
-        log.append("w-a", ExpectedRevision::Any, vec![record("x")])
-            .await,
-        Err(StoreError::Poisoned { .. })
-    ));
-    log.close().await.unwrap();
+    refuses_appends_until_reopened(&log, "w-a").await;
     // Close of a poisoned store writes no snapshot, so this open scans and finds the
     // 20 bytes of the cut write (the count ends with its last byte that is not zero:
     // the zeros the writer wrote ahead are not part of it).
@@ -129,34 +135,18 @@ async fn a_bulk_write_cut_short_keeps_what_was_acknowledged() {
     let mut cfg = LogConfig::new(tmp.path());
     cfg.vfs = Arc::new(faulty.clone());
     let (log, _) = Log::open(cfg).unwrap();
-    let bulk = |tag: &str| -> Vec<Vec<counterfoil_core::StreamWrite>> {
-        (0..900)
-            .map(|i| {
-                vec![counterfoil_core::StreamWrite {
-                    stream: format!("{tag}-{}", i % 11),
-                    expected: ExpectedRevision::Any,
-                    records: vec![record(&format!("{tag}-{i}"))],
-                }]
-            })
-            .collect()
-    };
-    log.append_batch(bulk("ok")).await.unwrap();
+    log.append_batch(bulk_units("ok", 900, 11)).await.unwrap();
     let acked = crate::common::append_each(&log, "small", 2).await;
 
     faulty.fail_writes_after(50_000);
-    let cut = bulk("cut");
-    let cut_ids: Vec<_> = cut.iter().map(|u| u[0].records[0].id).collect();
+    let cut = bulk_units("cut", 900, 11);
+    let cut_ids = unit_ids(&cut);
     match log.append_batch(cut).await {
         Err(StoreError::Io { op, .. }) => assert_eq!(op, "write"),
         other => panic!("bulk append whose write failed: {other:?}"),
     }
     faulty.heal();
-    assert!(matches!(
-        log.append("small", ExpectedRevision::Any, vec![record("x")])
-            .await,
-        Err(StoreError::Poisoned { .. })
-    ));
-    log.close().await.unwrap();
+    refuses_appends_until_reopened(&log, "small").await;
 
     let (log, report) = open(tmp.path());
     assert!(report.torn_tail.is_some());

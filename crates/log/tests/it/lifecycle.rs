@@ -176,17 +176,8 @@ async fn bulk_groups_and_small_appends(direct: bool) {
     let (log, _) = Log::open(cfg).unwrap();
     let mut expected = Vec::new();
     for round in 0..3 {
-        let units: Vec<_> = (0..900)
-            .map(|i| {
-                let r = record(&format!("bulk-{round}-{i}"));
-                expected.push(r.id);
-                vec![counterfoil_core::StreamWrite {
-                    stream: format!("bg-{}", i % 37),
-                    expected: ExpectedRevision::Any,
-                    records: vec![r],
-                }]
-            })
-            .collect();
+        let units = crate::common::bulk_units(&format!("bulk-{round}"), 900, 37);
+        expected.extend(crate::common::unit_ids(&units));
         let outcomes = log.append_batch(units).await.unwrap();
         assert!(
             outcomes
@@ -222,16 +213,9 @@ async fn bulk_groups_and_small_appends(direct: bool) {
     assert_eq!(ids(log.read_all(0, 10_000).await.unwrap()), expected);
     // And the log goes on after the reopen, small then bulk.
     let more = append_each(&log, "after", 2).await;
-    let units: Vec<_> = (0..900)
-        .map(|i| {
-            vec![counterfoil_core::StreamWrite {
-                stream: "after-bulk".into(),
-                expected: ExpectedRevision::Any,
-                records: vec![record(&format!("after-{i}"))],
-            }]
-        })
-        .collect();
-    log.append_batch(units).await.unwrap();
+    log.append_batch(crate::common::bulk_units("after-bulk", 900, 1))
+        .await
+        .unwrap();
     let all = log.read_all(0, 10_000).await.unwrap();
     assert_eq!(all.len(), expected.len() + 902);
     assert_eq!(all[expected.len()].id, more[0].id);
