@@ -98,15 +98,14 @@ pub(crate) struct Active {
 /// reference machine). The padding costs one longer sync per megabyte.
 const ZERO_AHEAD: u64 = 1 << 20;
 
-/// Groups larger than this just extend the file: one inode write is little beside
-/// them, and zeroing ahead of them would write every byte twice.
-const ZERO_AHEAD_MAX_GROUP: u64 = 128 << 10;
-
-/// Groups larger than this (a bulk import) are written past the page cache
-/// ([`VfsFile::write_direct_at`]): copying them into it was a third of the writer's
-/// time, and a log written that fast is not read back soon by the same process. Small
-/// groups, which readers following the log may read right away, go through the cache.
-const DIRECT_MIN_GROUP: u64 = 128 << 10;
+/// A group larger than this is a bulk group (an import's). It just extends the file:
+/// one inode write is little beside it, and zeroing ahead of it would write every
+/// byte twice. And it is written past the page cache
+/// ([`VfsFile::write_direct_at`]): copying it into the cache was a third of the
+/// writer's time, and a log written that fast is not read back soon by the same
+/// process. Small groups, which readers following the log may read right away, go
+/// through the cache.
+const BULK_GROUP: u64 = 128 << 10;
 
 /// The zeros written ahead, a slice at a time.
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
@@ -817,7 +816,7 @@ impl Writer {
 
     fn write_run(&mut self, start: usize, end: usize, offset: u64) -> Result<(), IoFailure> {
         if !self.direct.off
-            && self.buf.len() as u64 > DIRECT_MIN_GROUP
+            && self.buf.len() as u64 > BULK_GROUP
             && self.write_run_direct(start, end, offset)?
         {
             return Ok(());
@@ -880,7 +879,7 @@ impl Writer {
         let limit = self.shared.segment_bytes;
         let a = &mut self.active;
         a.allocated = a.allocated.max(a.len);
-        if group_bytes > ZERO_AHEAD_MAX_GROUP || a.allocated >= a.len + ZERO_AHEAD / 2 {
+        if group_bytes > BULK_GROUP || a.allocated >= a.len + ZERO_AHEAD / 2 {
             return Ok(());
         }
         let target = a.len.saturating_add(ZERO_AHEAD).min(limit);
