@@ -230,6 +230,7 @@ impl Log {
             buf: Vec::new(),
             scratch: Vec::new(),
             direct: Default::default(),
+            looked: Default::default(),
             group: writer::Group::resuming(last_recorded),
         };
         std::thread::Builder::new()

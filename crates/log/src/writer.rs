@@ -125,6 +125,15 @@ pub(crate) struct Writer {
     pub scratch: Vec<u8>,
     pub group: Group,
     pub direct: DirectWrites,
+    /// Reused for each request's index lookups.
+    pub looked: Looked,
+}
+
+/// Where a unit's records and stream writes start among its request's.
+#[derive(Clone, Copy)]
+struct Start {
+    record: usize,
+    write: usize,
 }
 
 /// What writing past the page cache needs: such a write starts and ends on a
@@ -140,6 +149,31 @@ pub(crate) struct DirectWrites {
     /// when `tail_of` is `(first, len)` of the active segment; read again otherwise.
     tail: Vec<u8>,
     tail_of: Option<(u64, u64)>,
+}
+
+/// The durable index's answers for one request, looked up before its units are
+/// sealed: for each record (in order) its id's fingerprint and the position the id
+/// table holds for it, and for each stream write (in order) the stream's entry.
+/// Looked up in one tight loop, the lookups' cache misses overlap; between the
+/// hashing and framing of each record they came one at a time.
+#[derive(Default)]
+pub(crate) struct Looked {
+    fps: Vec<(u64, Option<u64>)>,
+    streams: Vec<Option<u32>>,
+}
+
+impl Looked {
+    fn fill(&mut self, idx: &Index, units: &[AppendUnit]) {
+        self.fps.clear();
+        self.streams.clear();
+        let writes = units.iter().flatten();
+        self.streams
+            .extend(writes.clone().map(|w| idx.find_stream(&w.stream)));
+        self.fps.extend(writes.flat_map(|w| &w.records).map(|r| {
+            let fp = id_fingerprint(&r.id);
+            (fp, idx.find_fp(fp))
+        }));
+    }
 }
 
 /// An append request waiting in the current group.
@@ -339,7 +373,8 @@ impl Group {
         self.first_pos + self.records.len() as u64
     }
 
-    fn slot(&mut self, idx: &Index, name: &str) -> u32 {
+    /// The group's slot for stream `name`, which the index holds as `found`.
+    fn slot(&mut self, idx: &Index, name: &str, found: Option<u32>) -> u32 {
         let h = self.hasher.hash_one(name);
         if let Some(&s) = self.slots.find(h, |&s| self.name(s as usize) == name) {
             return s;
@@ -348,7 +383,7 @@ impl Group {
         let start = self.names.len();
         self.names.push_str(name);
         let range = (start, self.names.len());
-        let st = match idx.find_stream(name) {
+        let st = match found {
             Some(i) => {
                 let e = idx.stream(i);
                 GroupStream {
@@ -518,12 +553,19 @@ impl Writer {
                     .and_then(|(after, _)| after.as_ref())
                     .is_some_and(|after| after.get() != Some(true));
                 let mut first = 0;
+                let mut first_write = 0;
+                let mut looked = std::mem::take(&mut self.looked);
+                looked.fill(&idx, &p.units);
                 for unit in &p.units {
                     let n = unit.iter().map(|w| w.records.len()).sum::<usize>();
+                    let at = Start {
+                        record: first,
+                        write: first_write,
+                    };
                     if failed {
                         out.push(UnitOutcome::NotAttempted);
                     } else {
-                        match self.unit(g, &idx, unit, &p.parts, first) {
+                        match self.unit(g, &idx, unit, &p.parts, &looked, at) {
                             Ok(o) => out.push(UnitOutcome::Appended(o)),
                             Err(e) => {
                                 failed = p.batch;
@@ -532,7 +574,9 @@ impl Writer {
                         }
                     }
                     first += n;
+                    first_write += unit.len();
                 }
+                self.looked = looked;
                 if let Some((_, own)) = chain {
                     // Sealed as it will be written; a failed write fails every
                     // batch of the group and poisons the log, so nothing after it
@@ -587,8 +631,10 @@ impl Writer {
         idx: &Index,
         unit: &AppendUnit,
         parts: &Prepared,
-        first: usize,
+        looked: &Looked,
+        at: Start,
     ) -> Result<AppendOutcome, StoreError> {
+        let first = at.record;
         let total: usize = unit.iter().map(|w| w.records.len()).sum();
         if total == 0 {
             return Err(StoreError::InvalidAppend(
@@ -613,9 +659,18 @@ impl Writer {
         // if the streams have moved on since.
         let mut duplicates = Vec::new();
         let mut taken = Vec::with_capacity(total);
+        let fps = looked.fps.get(first..first + total).unwrap_or_default();
+        let mut fps = fps.iter();
         for w in unit {
             for r in &w.records {
-                let (stored, fp_taken) = self.existing(g, idx, &r.id)?;
+                let found = match fps.next() {
+                    Some(&found) => found,
+                    None => {
+                        let fp = id_fingerprint(&r.id);
+                        (fp, idx.find_fp(fp))
+                    }
+                };
+                let (stored, fp_taken) = self.existing(g, idx, &r.id, found)?;
                 taken.push(fp_taken);
                 if let Some(stored) = stored {
                     if stored.stream != w.stream || !r.same_content(&stored) {
@@ -648,7 +703,11 @@ impl Writer {
         let mark_buf = self.buf.len();
         let mark_records = g.records.len();
         let mut undo: Vec<(u32, GroupStream)> = Vec::new();
-        let result = self.seal_unit(g, idx, unit, parts, first, &taken, &mut undo);
+        let streams = looked
+            .streams
+            .get(at.write..at.write + unit.len())
+            .unwrap_or_default();
+        let result = self.seal_unit(g, idx, unit, parts, streams, first, &taken, &mut undo);
         if result.is_err() {
             self.buf.truncate(mark_buf);
             let dropped: Vec<(u64, u32)> = (mark_records..g.records.len())
@@ -672,6 +731,7 @@ impl Writer {
         idx: &Index,
         unit: &AppendUnit,
         parts: &Prepared,
+        looked: &[Option<u32>],
         first: usize,
         taken: &[bool],
         undo: &mut Vec<(u32, GroupStream)>,
@@ -681,8 +741,12 @@ impl Writer {
         let start = FrameWriter::begin(&mut self.buf, first_pos, total as u32);
         let mut records = Vec::with_capacity(total);
         let mut k = first;
-        for w in unit {
-            let slot = g.slot(idx, &w.stream);
+        for (i, w) in unit.iter().enumerate() {
+            let found = match looked.get(i) {
+                Some(&found) => found,
+                None => idx.find_stream(&w.stream),
+            };
+            let slot = g.slot(idx, &w.stream, found);
             let st = &g.streams[slot as usize];
             w.expected.check(&w.stream, st.count.checked_sub(1))?;
             if w.records.is_empty() {
@@ -750,8 +814,8 @@ impl Writer {
         g: &Group,
         idx: &Index,
         id: &Uuid,
+        (fp, found): (u64, Option<u64>),
     ) -> Result<(Option<StoredRecord>, bool), StoreError> {
-        let fp = id_fingerprint(id);
         if let Some(i) = g.find_id(fp, id) {
             let r = &g.records[i as usize];
             let bytes = &self.buf[r.canonical.0..r.canonical.1];
@@ -760,7 +824,7 @@ impl Writer {
                 true,
             ));
         }
-        let Some(p) = idx.find_fp(fp) else {
+        let Some(p) = found else {
             return Ok((None, false));
         };
         for p in [Some(p), idx.overflow(id)].into_iter().flatten() {
@@ -954,6 +1018,15 @@ impl Writer {
                 Some(s) => s.len = len,
                 None => idx.segments.push(crate::index::SegmentMeta { first, len }),
             }
+        }
+        // Touch first, in one tight loop, what indexing each record writes to (its
+        // stream's entry, its place in the id table): the cache misses overlap
+        // instead of coming one per record below.
+        for r in &g.records {
+            if let Some(s) = stream_idx[r.slot as usize] {
+                std::hint::black_box(idx.stream(s).count);
+            }
+            std::hint::black_box(idx.find_fp(r.fp));
         }
         let mut records = g.records.iter();
         for (f, &(_, off)) in g.frames.iter().zip(placements) {
