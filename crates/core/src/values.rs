@@ -281,6 +281,16 @@ impl JsonSchema for Text {
     }
 }
 
+/// Whether `s` holds a control character (Unicode category Cc). ASCII text, the
+/// usual case, is checked byte by byte without decoding characters.
+pub fn has_control_chars(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b.is_ascii_control())
+    } else {
+        s.chars().any(char::is_control)
+    }
+}
+
 impl Id {
     /// Validates and wraps an identifier.
     pub fn new(value: impl AsRef<str>) -> Result<Self, String> {
@@ -292,12 +302,7 @@ impl Id {
         if value.len() > MAX_ID_LEN && value.chars().count() > MAX_ID_LEN {
             return Err(format!("must be at most {MAX_ID_LEN} characters"));
         }
-        let control = if value.is_ascii() {
-            value.bytes().any(|b| b.is_ascii_control())
-        } else {
-            value.chars().any(char::is_control)
-        };
-        if control {
+        if has_control_chars(value) {
             return Err("must not contain control characters".into());
         }
         Ok(Self(CompactString::new(value)))
@@ -537,6 +542,16 @@ impl JsonSchema for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_found_in_ascii_and_in_other_text() {
+        for clean in ["ticket-T1", "café-Ω", "a b", ""] {
+            assert!(!has_control_chars(clean), "{clean:?}");
+        }
+        for dirty in ["a\tb", "a\u{7f}", "\0", "café\n", "x\u{85}y", "\u{9f}"] {
+            assert!(has_control_chars(dirty), "{dirty:?}");
+        }
+    }
 
     #[test]
     fn timestamps_written_fast_are_what_chrono_writes() {

@@ -645,7 +645,7 @@ fn check_stream_name(name: &str) -> Result<(), StoreError> {
             "the stream name {name:?} starts with '$', which KurrentDB keeps for system streams"
         )));
     }
-    if name.chars().any(char::is_control) {
+    if counterfoil_core::values::has_control_chars(name) {
         return Err(StoreError::InvalidAppend(format!(
             "the stream name {name:?} contains control characters"
         )));

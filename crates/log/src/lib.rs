@@ -231,6 +231,8 @@ impl Log {
             scratch: Vec::new(),
             direct: Default::default(),
             looked: Default::default(),
+            taken: Vec::new(),
+            undo: Vec::new(),
             group: writer::Group::resuming(last_recorded),
         };
         std::thread::Builder::new()

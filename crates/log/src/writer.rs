@@ -127,6 +127,11 @@ pub(crate) struct Writer {
     pub direct: DirectWrites,
     /// Reused for each request's index lookups.
     pub looked: Looked,
+    /// Reused for each unit: whether another id holds each record's fingerprint.
+    pub taken: Vec<bool>,
+    /// Reused for each unit: the group's stream states it changed, to restore if it
+    /// is refused.
+    pub undo: Vec<(u32, GroupStream)>,
 }
 
 /// Where a unit's records and stream writes start among its request's.
@@ -282,7 +287,7 @@ struct GroupRecord {
 
 /// A stream as the current group sees it: the index's state plus what the group added.
 #[derive(Clone)]
-struct GroupStream {
+pub(crate) struct GroupStream {
     /// Its name in the group's `names`.
     name: (usize, usize),
     idx: Option<u32>,
@@ -658,7 +663,8 @@ impl Writer {
         // Idempotency first: a retried append answers what it got the first time, even
         // if the streams have moved on since.
         let mut duplicates = Vec::new();
-        let mut taken = Vec::with_capacity(total);
+        let mut taken = std::mem::take(&mut self.taken);
+        taken.clear();
         let fps = looked.fps.get(first..first + total).unwrap_or_default();
         let mut fps = fps.iter();
         for w in unit {
@@ -702,7 +708,8 @@ impl Writer {
         }
         let mark_buf = self.buf.len();
         let mark_records = g.records.len();
-        let mut undo: Vec<(u32, GroupStream)> = Vec::new();
+        let mut undo = std::mem::take(&mut self.undo);
+        undo.clear();
         let streams = looked
             .streams
             .get(at.write..at.write + unit.len())
@@ -717,10 +724,12 @@ impl Writer {
                 g.remove_id(fp, i);
             }
             g.records.truncate(mark_records);
-            for (slot, st) in undo.into_iter().rev() {
+            for (slot, st) in undo.drain(..).rev() {
                 g.streams[slot as usize] = st;
             }
         }
+        self.taken = taken;
+        self.undo = undo;
         result
     }
 
@@ -1104,7 +1113,7 @@ fn check_stream_name(name: &str) -> Result<(), StoreError> {
             name.len()
         )));
     }
-    if name.chars().any(char::is_control) {
+    if counterfoil_core::values::has_control_chars(name) {
         return Err(StoreError::InvalidAppend(format!(
             "the stream name {name:?} contains control characters"
         )));
