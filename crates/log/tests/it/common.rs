@@ -92,3 +92,16 @@ pub fn unit_ids(units: &[AppendUnit]) -> Vec<uuid::Uuid> {
         .flat_map(|w| w.records.iter().map(|r| r.id))
         .collect()
 }
+
+/// Asserts that `stream` holds exactly `records`, in order (compared by id).
+pub async fn assert_stream_holds(log: &Log, stream: &str, records: &[NewRecord]) {
+    let back = log
+        .read_stream(stream, 0, records.len() + 1)
+        .await
+        .expect("stream reads");
+    assert_eq!(
+        back.iter().map(|r| r.id).collect::<Vec<_>>(),
+        records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        "records of {stream}"
+    );
+}

@@ -6,7 +6,16 @@ use std::sync::Arc;
 use counterfoil_core::{ExpectedRevision, Store, StoreError};
 use counterfoil_log::{FaultyVfs, Log, LogConfig, RealVfs};
 
-use crate::common::{bulk_units, open, record, unit_ids};
+use crate::common::{assert_stream_holds, bulk_units, open, record, unit_ids};
+
+/// A log in `dir` over a file system whose faults the test injects.
+fn open_faulty(dir: &std::path::Path) -> (Log, FaultyVfs) {
+    let faulty = FaultyVfs::new(Arc::new(RealVfs));
+    let mut cfg = LogConfig::new(dir);
+    cfg.vfs = Arc::new(faulty.clone());
+    let (log, _) = Log::open(cfg).unwrap();
+    (log, faulty)
+}
 
 /// After a failed write the store is poisoned: a healthy disk changes nothing until
 /// the log is reopened. Closes the log.
@@ -22,10 +31,7 @@ async fn refuses_appends_until_reopened(log: &Log, stream: &str) {
 #[tokio::test]
 async fn a_failed_fsync_poisons_the_store_until_reopened() {
     let tmp = tempfile::tempdir().unwrap();
-    let faulty = FaultyVfs::new(Arc::new(RealVfs));
-    let mut cfg = LogConfig::new(tmp.path());
-    cfg.vfs = Arc::new(faulty.clone());
-    let (log, _) = Log::open(cfg).unwrap();
+    let (log, faulty) = open_faulty(tmp.path());
 
     let acked = record("acked");
     log.append("f-a", ExpectedRevision::NoStream, vec![acked.clone()])
@@ -84,10 +90,7 @@ async fn a_failed_fsync_poisons_the_store_until_reopened() {
 #[tokio::test]
 async fn a_write_cut_short_poisons_and_leaves_a_torn_tail() {
     let tmp = tempfile::tempdir().unwrap();
-    let faulty = FaultyVfs::new(Arc::new(RealVfs));
-    let mut cfg = LogConfig::new(tmp.path());
-    cfg.vfs = Arc::new(faulty.clone());
-    let (log, _) = Log::open(cfg).unwrap();
+    let (log, faulty) = open_faulty(tmp.path());
     let acked: Vec<_> = (0..3).map(|i| record(&format!("w{i}"))).collect();
     log.append("w-a", ExpectedRevision::NoStream, acked.clone())
         .await
@@ -114,11 +117,7 @@ async fn a_write_cut_short_poisons_and_leaves_a_torn_tail() {
         torn.bytes_dropped
     );
     assert_eq!(report.records, 3);
-    let back = log.read_stream("w-a", 0, 10).await.unwrap();
-    assert_eq!(
-        back.iter().map(|r| r.id).collect::<Vec<_>>(),
-        acked.iter().map(|r| r.id).collect::<Vec<_>>()
-    );
+    assert_stream_holds(&log, "w-a", &acked).await;
     log.close().await.unwrap();
 }
 
@@ -131,10 +130,7 @@ async fn a_write_cut_short_poisons_and_leaves_a_torn_tail() {
 #[tokio::test]
 async fn a_bulk_write_cut_short_keeps_what_was_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
-    let faulty = FaultyVfs::new(Arc::new(RealVfs));
-    let mut cfg = LogConfig::new(tmp.path());
-    cfg.vfs = Arc::new(faulty.clone());
-    let (log, _) = Log::open(cfg).unwrap();
+    let (log, faulty) = open_faulty(tmp.path());
     log.append_batch(bulk_units("ok", 900, 11)).await.unwrap();
     let acked = crate::common::append_each(&log, "small", 2).await;
 
@@ -157,11 +153,7 @@ async fn a_bulk_write_cut_short_keeps_what_was_acknowledged() {
         after.iter().map(|r| r.id).collect::<Vec<_>>(),
         cut_ids[..kept].to_vec()
     );
-    let back = log.read_stream("small", 0, 10).await.unwrap();
-    assert_eq!(
-        back.iter().map(|r| r.id).collect::<Vec<_>>(),
-        acked.iter().map(|r| r.id).collect::<Vec<_>>()
-    );
+    assert_stream_holds(&log, "small", &acked).await;
     assert!(log.verify(&mut |_| {}).unwrap().is_ok());
     log.close().await.unwrap();
 }
