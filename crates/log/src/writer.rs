@@ -168,6 +168,23 @@ pub(crate) struct Looked {
 }
 
 impl Looked {
+    /// The `k`-th record's fingerprint and the position the id table holds for it
+    /// (looked up now if `fill` did not cover it).
+    fn fp(&self, k: usize, idx: &Index, id: &Uuid) -> (u64, Option<u64>) {
+        self.fps.get(k).copied().unwrap_or_else(|| {
+            let fp = id_fingerprint(id);
+            (fp, idx.find_fp(fp))
+        })
+    }
+
+    /// The `w`-th stream write's stream in the index.
+    fn stream(&self, w: usize, idx: &Index, name: &str) -> Option<u32> {
+        self.streams
+            .get(w)
+            .copied()
+            .unwrap_or_else(|| idx.find_stream(name))
+    }
+
     fn fill(&mut self, idx: &Index, units: &[AppendUnit]) {
         self.fps.clear();
         self.streams.clear();
@@ -557,16 +574,13 @@ impl Writer {
                     .as_ref()
                     .and_then(|(after, _)| after.as_ref())
                     .is_some_and(|after| after.get() != Some(true));
-                let mut first = 0;
-                let mut first_write = 0;
+                let mut at = Start {
+                    record: 0,
+                    write: 0,
+                };
                 let mut looked = std::mem::take(&mut self.looked);
                 looked.fill(&idx, &p.units);
                 for unit in &p.units {
-                    let n = unit.iter().map(|w| w.records.len()).sum::<usize>();
-                    let at = Start {
-                        record: first,
-                        write: first_write,
-                    };
                     if failed {
                         out.push(UnitOutcome::NotAttempted);
                     } else {
@@ -578,8 +592,8 @@ impl Writer {
                             }
                         }
                     }
-                    first += n;
-                    first_write += unit.len();
+                    at.record += unit.iter().map(|w| w.records.len()).sum::<usize>();
+                    at.write += unit.len();
                 }
                 self.looked = looked;
                 if let Some((_, own)) = chain {
@@ -639,7 +653,6 @@ impl Writer {
         looked: &Looked,
         at: Start,
     ) -> Result<AppendOutcome, StoreError> {
-        let first = at.record;
         let total: usize = unit.iter().map(|w| w.records.len()).sum();
         if total == 0 {
             return Err(StoreError::InvalidAppend(
@@ -665,17 +678,9 @@ impl Writer {
         let mut duplicates = Vec::new();
         let mut taken = std::mem::take(&mut self.taken);
         taken.clear();
-        let fps = looked.fps.get(first..first + total).unwrap_or_default();
-        let mut fps = fps.iter();
         for w in unit {
             for r in &w.records {
-                let found = match fps.next() {
-                    Some(&found) => found,
-                    None => {
-                        let fp = id_fingerprint(&r.id);
-                        (fp, idx.find_fp(fp))
-                    }
-                };
+                let found = looked.fp(at.record + taken.len(), idx, &r.id);
                 let (stored, fp_taken) = self.existing(g, idx, &r.id, found)?;
                 taken.push(fp_taken);
                 if let Some(stored) = stored {
@@ -710,11 +715,7 @@ impl Writer {
         let mark_records = g.records.len();
         let mut undo = std::mem::take(&mut self.undo);
         undo.clear();
-        let streams = looked
-            .streams
-            .get(at.write..at.write + unit.len())
-            .unwrap_or_default();
-        let result = self.seal_unit(g, idx, unit, parts, streams, first, &taken, &mut undo);
+        let result = self.seal_unit(g, idx, unit, parts, looked, at, &taken, &mut undo);
         if result.is_err() {
             self.buf.truncate(mark_buf);
             let dropped: Vec<(u64, u32)> = (mark_records..g.records.len())
@@ -740,8 +741,8 @@ impl Writer {
         idx: &Index,
         unit: &AppendUnit,
         parts: &Prepared,
-        looked: &[Option<u32>],
-        first: usize,
+        looked: &Looked,
+        at: Start,
         taken: &[bool],
         undo: &mut Vec<(u32, GroupStream)>,
     ) -> Result<AppendOutcome, StoreError> {
@@ -749,12 +750,9 @@ impl Writer {
         let first_pos = g.next_pos();
         let start = FrameWriter::begin(&mut self.buf, first_pos, total as u32);
         let mut records = Vec::with_capacity(total);
-        let mut k = first;
+        let mut k = at.record;
         for (i, w) in unit.iter().enumerate() {
-            let found = match looked.get(i) {
-                Some(&found) => found,
-                None => idx.find_stream(&w.stream),
-            };
+            let found = looked.stream(at.write + i, idx, &w.stream);
             let slot = g.slot(idx, &w.stream, found);
             let st = &g.streams[slot as usize];
             w.expected.check(&w.stream, st.count.checked_sub(1))?;
@@ -766,7 +764,7 @@ impl Writer {
                 let (middle, tail) = parts.parts(k).ok_or_else(|| {
                     StoreError::Encoding(format!("no encoded parts for record {}", new.id))
                 })?;
-                let fp_taken = taken.get(k - first).copied().unwrap_or(true);
+                let fp_taken = taken.get(k - at.record).copied().unwrap_or(true);
                 k += 1;
                 let position = g.next_pos();
                 let st = &mut g.streams[slot as usize];
