@@ -571,7 +571,7 @@ fn decode(records: u64, passes: u32) -> Result<serde_json::Value> {
         Ok(best)
     };
     let store_ns = best(StoredRecord::decode_canonical)?;
-    let general_ns = best(StoredRecord::decode_canonical_reference)?;
+    let general_ns = best(StoredRecord::decode_canonical_general)?;
     Ok(serde_json::json!({
         "benchmark": "decode",
         "machine": machine(),

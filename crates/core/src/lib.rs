@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod chain;
 mod checks;
+pub mod compact;
 pub mod error;
 pub mod msgpack;
 pub mod record;

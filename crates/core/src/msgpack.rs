@@ -3,10 +3,12 @@
 //! Reading the log decodes every record, and `rmp_serde`'s general reader was most of
 //! the cost of a rebuild. This one reads a borrowed slice only, so every string and
 //! byte string is handed to the visitor borrowed; it keeps no marker between calls and
-//! matches field names without going through its general path. It reads what `rmp_serde`'s writer writes with
-//! the default settings (structs as maps or arrays, enums as a one-entry map or, for a
-//! unit variant, the variant's name, binary data as `bin`), and answers every other
-//! request the way `rmp_serde`'s reader does: a test decodes the same bytes with both.
+//! hands field names over as bytes. It reads what [`crate::compact`] writes (structs as
+//! arrays, a field left out as [`crate::compact::ABSENT`]) and what `rmp_serde`'s
+//! writer writes with the default settings (structs as maps or arrays, enums as a
+//! one-entry map or, for a unit variant, the variant's name, binary data as `bin`), and
+//! answers every other request the way `rmp_serde`'s reader does: a test decodes the
+//! same bytes with both.
 //!
 //! It is stricter in two ways: bytes left over after the value are an error, and so are
 //! extension types, which the store never writes.
@@ -72,26 +74,16 @@ impl<'de> Cursor<'de> {
         })
     }
 
-    /// The entry count of a map that starts here.
-    pub(crate) fn map_len(&mut self) -> Option<usize> {
+    /// The item count of an array that starts here.
+    pub(crate) fn array_len(&mut self) -> Option<usize> {
         let r = &mut self.0;
         let n = match r.byte().ok()? {
-            m @ 0x80..=0x8f => usize::from(m & 0x0f),
-            0xde => usize::from(r.u16().ok()?),
-            0xdf => r.u32().ok()? as usize,
+            m @ 0x90..=0x9f => usize::from(m & 0x0f),
+            0xdc => usize::from(r.u16().ok()?),
+            0xdd => r.u32().ok()? as usize,
             _ => return None,
         };
         Some(n)
-    }
-
-    /// True, having read it, when the next value is the string `name`.
-    pub(crate) fn key(&mut self, name: &str) -> bool {
-        let at = self.0.at;
-        let same = self.str_bytes() == Some(name.as_bytes());
-        if !same {
-            self.0.at = at;
-        }
-        same
     }
 
     fn str_bytes(&mut self) -> Option<&'de [u8]> {
@@ -245,17 +237,49 @@ impl<'de> Reader<'de> {
     fn seq<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
         self.items(
             len,
+            false,
             |access| visitor.visit_seq(access),
             || format!("an array of {len} item(s)"),
+        )
+    }
+
+    /// A struct written as the array of its fields.
+    fn fields<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.items(
+            len,
+            true,
+            |access| visitor.visit_seq(access),
+            || format!("an array of {len} field(s)"),
         )
     }
 
     fn map<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
         self.items(
             len,
+            false,
             |access| visitor.visit_map(access),
             || format!("a map of {len} entries"),
         )
+    }
+
+    /// A struct: the array of its fields, or a map of them by name.
+    fn strukt<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
+        let len = match self.peek()? {
+            m @ 0x90..=0x9f => {
+                self.at += 1;
+                usize::from(m & 0x0f)
+            }
+            0xdc => {
+                self.at += 1;
+                usize::from(self.u16()?)
+            }
+            0xdd => {
+                self.at += 1;
+                self.u32()? as usize
+            }
+            _ => return self.any(visitor),
+        };
+        self.fields(len, visitor)
     }
 
     /// Visits the `len` items of an array or map (`what` names it in the error when
@@ -263,11 +287,16 @@ impl<'de> Reader<'de> {
     fn items<T>(
         &mut self,
         len: usize,
+        fields: bool,
         visit: impl FnOnce(&mut Items<'_, 'de>) -> Result<T>,
         what: impl FnOnce() -> String,
     ) -> Result<T> {
         self.nested(|de| {
-            let mut access = Items { de, left: len };
+            let mut access = Items {
+                de,
+                left: len,
+                fields,
+            };
             let value = visit(&mut access)?;
             match access.left {
                 0 => Ok(value),
@@ -341,7 +370,7 @@ impl<'de> Reader<'de> {
                 self.at - 1
             ))),
             _ => Err(Error(format!(
-                "the reserved MessagePack marker 0xc1 at offset {}",
+                "the marker of a field left out (0xc1) where a value must be, at offset {}",
                 self.at - 1
             ))),
         }
@@ -430,6 +459,15 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.strukt(visitor)
+    }
+
     fn deserialize_i128<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value> {
         Err(Error("128-bit integers are not stored".into()))
     }
@@ -440,7 +478,7 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
-        bytes byte_buf unit seq tuple tuple_struct map struct ignored_any
+        bytes byte_buf unit seq tuple tuple_struct map ignored_any
     }
 }
 
@@ -448,6 +486,8 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 struct Items<'a, 'de> {
     de: &'a mut Reader<'de>,
     left: usize,
+    /// The array is a struct's fields, which may hold the marker of a field left out.
+    fields: bool,
 }
 
 impl<'de> de::SeqAccess<'de> for Items<'_, 'de> {
@@ -458,6 +498,13 @@ impl<'de> de::SeqAccess<'de> for Items<'_, 'de> {
             return Ok(None);
         }
         self.left -= 1;
+        // A struct field left out (see `crate::compact`): no value, so a field with
+        // a default takes it and any other is refused as missing. Anywhere else the
+        // marker is refused as no value at all.
+        if self.fields && self.de.peek()? == crate::compact::ABSENT {
+            self.de.at += 1;
+            return Ok(None);
+        }
         seed.deserialize(&mut *self.de).map(Some)
     }
 
@@ -540,6 +587,6 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        de::Deserializer::deserialize_any(self.data("a struct variant")?, visitor)
+        self.data("a struct variant")?.strukt(visitor)
     }
 }

@@ -481,8 +481,9 @@ pub struct StoredRecord {
     pub hash: Hash,
 }
 
-/// The hashed part of a stored record, in a fixed field order. Its MessagePack
-/// encoding (with field names) is the record's canonical bytes.
+/// The hashed part of a stored record, in a fixed field order. Its compact MessagePack
+/// encoding ([`crate::compact`]: an array of the fields, without their names) is the
+/// record's canonical bytes.
 #[derive(Serialize)]
 struct CanonicalRef<'a> {
     position: u64,
@@ -601,7 +602,7 @@ impl StoredRecord {
             schema_version: self.schema_version,
             record: &self.body,
         };
-        c.serialize(&mut rmp_serde::Serializer::new(buf).with_struct_map())
+        crate::compact::write(buf, &c)
             .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))
     }
 
@@ -616,27 +617,27 @@ impl StoredRecord {
         Ok(c.into_stored(hash))
     }
 
-    /// The canonical bytes read field by field in their one order, without matching
-    /// field names against every field: the envelope is about a third of a record's
-    /// decoding. `None` for anything else (another order, another encoding of a value,
-    /// damage), which [`StoredRecord::decode_canonical`] then reads the general way,
-    /// so the two agree on what they accept (a test damages every byte to check).
+    /// The canonical bytes read field by field in their one layout, with the
+    /// envelope's values read directly: the envelope is about a third of a record's
+    /// decoding. `None` for anything else (another encoding of a value, damage), which
+    /// [`StoredRecord::decode_canonical`] then reads the general way, so the two agree
+    /// on what they accept (a test damages every byte to check).
     fn decode_canonical_layout(bytes: &[u8], hash: Hash) -> Option<Self> {
         let mut c = crate::msgpack::Cursor::new(bytes);
-        if c.map_len()? != 11 {
+        if c.array_len()? != 11 {
             return None;
         }
-        let position = c.key("position").then(|| c.uint())??;
-        let stream = c.key("stream").then(|| c.str())??;
-        let revision = c.key("revision").then(|| c.uint())??;
-        let id = c.key("id").then(|| c.bin::<16>())??;
-        let occurred_at = c.key("occurred_at").then(|| c.timestamp())??;
-        let recorded_at = c.key("recorded_at").then(|| c.timestamp())??;
-        let source = c.key("source").then(|| c.str())??;
-        let actor = c.key("actor").then(|| c.str())??;
-        let correlation_id = c.key("correlation_id").then(|| c.opt_str())??;
-        let schema_version = c.key("schema_version").then(|| c.uint())??;
-        let body = c.key("record").then(|| c.value::<RecordBody>(1))??;
+        let position = c.uint()?;
+        let stream = c.str()?;
+        let revision = c.uint()?;
+        let id = c.bin::<16>()?;
+        let occurred_at = c.timestamp()?;
+        let recorded_at = c.timestamp()?;
+        let source = c.str()?;
+        let actor = c.str()?;
+        let correlation_id = c.opt_str()?;
+        let schema_version = c.uint()?;
+        let body = c.value::<RecordBody>(1)?;
         if !c.at_end() {
             return None;
         }
@@ -656,9 +657,21 @@ impl StoredRecord {
         })
     }
 
-    /// [`StoredRecord::decode_canonical`] through `rmp_serde`'s general reader: the
-    /// reference the store's own reader ([`crate::msgpack`]) is tested and measured
-    /// against.
+    /// [`StoredRecord::decode_canonical`] without the fast path for the canonical
+    /// layout: every value through serde. The fast path is tested against it.
+    #[doc(hidden)]
+    pub fn decode_canonical_general(
+        bytes: &[u8],
+        hash: Hash,
+    ) -> Result<Self, crate::error::StoreError> {
+        let c: CanonicalOwned = crate::msgpack::from_slice(bytes)
+            .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))?;
+        Ok(c.into_stored(hash))
+    }
+
+    /// A record through `rmp_serde`'s general reader, which reads records written with
+    /// field names (not the compact encoding, whose left-out fields it does not know):
+    /// the reference the store's reader is tested against for such bytes.
     #[doc(hidden)]
     pub fn decode_canonical_reference(
         bytes: &[u8],

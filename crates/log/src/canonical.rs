@@ -1,18 +1,19 @@
 //! Canonical bytes (`StoredRecord::encode_canonical`) assembled in parts, so that the
 //! costly part is encoded by the caller, before the append reaches the writer thread.
 //!
-//! The canonical map's fields are, in order: `position`, `stream`, `revision` (given by
-//! the writer), `id`, `occurred_at` (the caller's), `recorded_at` (one per group),
+//! The canonical array's fields are, in order: `position`, `stream`, `revision` (given
+//! by the writer), `id`, `occurred_at` (the caller's), `recorded_at` (one per group),
 //! `source`, `actor`, `correlation_id`, `schema_version`, `record` (the caller's).
-//! MessagePack encodes a map's fields one after the other, so encoding each run of
-//! fields as its own struct and dropping that struct's map header gives the same bytes
-//! as encoding the whole record. A test holds this to `encode_canonical` byte for byte.
+//! The compact encoding writes a struct's fields one after the other, so encoding each
+//! run of fields as its own struct and dropping that struct's array header gives the
+//! same bytes as encoding the whole record. A test holds this to `encode_canonical`
+//! byte for byte.
 
 use counterfoil_core::{AppendUnit, NewRecord, RecordBody, StoreError, Timestamp};
 use serde::Serialize;
 use uuid::Uuid;
 
-/// Number of fields of the canonical map.
+/// Number of fields of the canonical array.
 const FIELDS: u32 = 11;
 
 #[derive(Serialize)]
@@ -52,13 +53,12 @@ impl Prepared {
     }
 }
 
-/// Encodes `value`'s fields without its map header; returns their span in `buf`.
+/// Encodes `value`'s fields without its array header; returns their span in `buf`.
 fn fields(buf: &mut Vec<u8>, value: &impl Serialize) -> Result<[usize; 2], StoreError> {
     let start = buf.len();
-    value
-        .serialize(&mut rmp_serde::Serializer::new(&mut *buf).with_struct_map())
+    counterfoil_core::compact::write(buf, value)
         .map_err(|e| StoreError::Encoding(e.to_string()))?;
-    // A struct of fewer than 16 fields has a one-byte map header.
+    // A struct of fewer than 16 fields has a one-byte array header.
     Ok([start + 1, buf.len()])
 }
 
@@ -133,16 +133,13 @@ pub(crate) fn recorded_at(buf: &mut Vec<u8>, at: &Timestamp) -> Result<(), Store
     Ok(())
 }
 
-/// The map header and the writer's fields.
+/// The array header and the writer's fields.
 pub(crate) fn head(buf: &mut Vec<u8>, position: u64, stream: &str, revision: u64) {
     buf.clear();
     // Writing MessagePack into a Vec cannot fail.
-    let _ = rmp::encode::write_map_len(buf, FIELDS);
-    let _ = rmp::encode::write_str(buf, "position");
+    let _ = rmp::encode::write_array_len(buf, FIELDS);
     let _ = rmp::encode::write_uint(buf, position);
-    let _ = rmp::encode::write_str(buf, "stream");
     let _ = rmp::encode::write_str(buf, stream);
-    let _ = rmp::encode::write_str(buf, "revision");
     let _ = rmp::encode::write_uint(buf, revision);
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// First 8 bytes of every segment file.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"CFLOG001";
 /// Version of the segment and frame layout.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Bytes before the first frame of a segment.
 pub(crate) const HEADER_LEN: u64 = 16;
 /// `len: u32 | crc32c: u32` before each payload.
@@ -35,6 +35,12 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), String> {
         return Err(format!("bad magic {:02x?}", &bytes[..8]));
     }
     let version = le_u32(&bytes[8..12]);
+    if version == 1 {
+        return Err(format!(
+            "format version 1 (records with their field names, before the compact \
+             encoding), this build reads version {FORMAT_VERSION} only"
+        ));
+    }
     if version != FORMAT_VERSION {
         return Err(format!(
             "format version {version}, this build reads {FORMAT_VERSION}"
@@ -260,7 +266,7 @@ pub(crate) struct RecordHead<'a> {
 }
 
 /// Reads `position`, `stream`, `revision` and `id`, the first four fields of the
-/// canonical map. Falls back to a full decode if the bytes are laid out otherwise.
+/// canonical array. Falls back to a full decode if the bytes are laid out otherwise.
 pub(crate) fn record_head(canonical: &[u8]) -> Result<RecordHead<'_>, String> {
     fast_head(canonical).ok_or(()).or_else(|()| {
         let rec = counterfoil_core::StoredRecord::decode_canonical(
@@ -289,16 +295,10 @@ fn find_str<'a>(hay: &'a [u8], needle: &str) -> Option<&'a str> {
 
 fn fast_head(canonical: &[u8]) -> Option<RecordHead<'_>> {
     let mut rd = canonical;
-    let _ = rmp::decode::read_map_len(&mut rd).ok()?;
-    let position = {
-        key(&mut rd, b"position")?;
-        rmp::decode::read_int::<u64, _>(&mut rd).ok()?
-    };
-    key(&mut rd, b"stream")?;
+    let _ = rmp::decode::read_array_len(&mut rd).ok()?;
+    let position = rmp::decode::read_int::<u64, _>(&mut rd).ok()?;
     let stream = read_str(&mut rd)?;
-    key(&mut rd, b"revision")?;
     let revision = rmp::decode::read_int::<u64, _>(&mut rd).ok()?;
-    key(&mut rd, b"id")?;
     let id = match rd.first()? {
         0xc4 => {
             let n = rmp::decode::read_bin_len(&mut rd).ok()? as usize;
@@ -312,13 +312,6 @@ fn fast_head(canonical: &[u8]) -> Option<RecordHead<'_>> {
         revision,
         id,
     })
-}
-
-fn key(rd: &mut &[u8], want: &[u8]) -> Option<()> {
-    let n = rmp::decode::read_str_len(rd).ok()? as usize;
-    let k = rd.get(..n)?;
-    *rd = &rd[n..];
-    (k == want).then_some(())
 }
 
 fn read_str<'a>(rd: &mut &'a [u8]) -> Option<&'a str> {
@@ -373,6 +366,13 @@ mod tests {
         let mut h = segment_header();
         h[8] = 9;
         assert!(check_header(&h).unwrap_err().contains("version"));
+        // A log written before the compact record encoding is named as such.
+        h[8] = 1;
+        let err = check_header(&h).unwrap_err();
+        assert!(
+            err.contains("format version 1") && err.contains("compact"),
+            "{err}"
+        );
         h[0] = b'X';
         assert!(check_header(&h).unwrap_err().contains("magic"));
     }

@@ -88,7 +88,17 @@ pub(crate) fn open_folder(
         let f = vfs
             .open(&path, OpenMode::ReadWrite)
             .map_err(io("open", &path))?;
-        lens.insert(first, f.size().map_err(io("stat", &path))?);
+        let len = f.size().map_err(io("stat", &path))?;
+        // Every segment's header is checked, also where the index snapshot covers the
+        // segment: a log of another format version is refused before anything reads
+        // or appends to it. (A header cut short is the torn tail handled below.)
+        if len >= HEADER_LEN {
+            let mut h = [0u8; HEADER_LEN as usize];
+            f.read_exact_at(&mut h, 0).map_err(io("read", &path))?;
+            check_header(&h)
+                .map_err(|e| corrupt(first, 0, None, format!("bad segment header: {e}")))?;
+        }
+        lens.insert(first, len);
         handles.insert(first, f);
     }
 

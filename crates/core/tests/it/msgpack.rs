@@ -1,6 +1,8 @@
-//! The store's MessagePack reader (`counterfoil_core::msgpack`) reads canonical bytes
-//! exactly as `rmp_serde`'s general reader does, and refuses damaged bytes without
-//! panicking.
+//! The store's MessagePack writer (`counterfoil_core::compact`) and reader
+//! (`counterfoil_core::msgpack`): canonical bytes read back to the record they were
+//! written from, the reader's fast path agrees with its general path, both agree with
+//! `rmp_serde` wherever `rmp_serde` can read the bytes, and damaged bytes are refused
+//! without panicking.
 
 use counterfoil_core::{Hash, NewRecord, RecordType, StoredRecord};
 
@@ -45,7 +47,7 @@ fn sealed() -> Vec<(StoredRecord, Vec<u8>)> {
 fn every_record_type_decodes_as_the_general_reader_decodes_it() {
     for (stored, bytes) in sealed() {
         let fast = StoredRecord::decode_canonical(&bytes, stored.hash).unwrap();
-        let general = StoredRecord::decode_canonical_reference(&bytes, stored.hash).unwrap();
+        let general = StoredRecord::decode_canonical_general(&bytes, stored.hash).unwrap();
         assert_eq!(fast, general);
         assert_eq!(fast, stored);
     }
@@ -58,7 +60,7 @@ fn every_truncation_is_refused() {
             let err = StoredRecord::decode_canonical(&bytes[..cut], stored.hash)
                 .expect_err("a truncated record must not decode");
             assert!(!err.to_string().is_empty());
-            assert!(StoredRecord::decode_canonical_reference(&bytes[..cut], stored.hash).is_err());
+            assert!(StoredRecord::decode_canonical_general(&bytes[..cut], stored.hash).is_err());
         }
     }
 }
@@ -81,7 +83,7 @@ fn damaged_bytes_never_decode_to_something_the_general_reader_refuses() {
                 let mut damaged = bytes.clone();
                 damaged[i] ^= flip;
                 if let Ok(fast) = StoredRecord::decode_canonical(&damaged, stored.hash) {
-                    let general = StoredRecord::decode_canonical_reference(&damaged, stored.hash)
+                    let general = StoredRecord::decode_canonical_general(&damaged, stored.hash)
                         .unwrap_or_else(|e| panic!("byte {i} ^ {flip:#x}: general reader: {e}"));
                     assert_eq!(fast, general, "byte {i} ^ {flip:#x}");
                 }
@@ -188,7 +190,7 @@ fn refusals_name_what_is_wrong() {
     let err = from_slice::<u8>(&[0xd4, 0, 0]).unwrap_err();
     assert!(err.to_string().contains("extension"), "{err}");
     let err = from_slice::<u8>(&[0xc1]).unwrap_err();
-    assert!(err.to_string().contains("reserved"), "{err}");
+    assert!(err.to_string().contains("left out"), "{err}");
     let err = from_slice::<Vec<u8>>(&[0xdd, 0xff, 0xff, 0xff, 0xff]).unwrap_err();
     assert!(err.to_string().contains("ends early"), "{err}");
     let mut deep = vec![0x91; 100];
@@ -197,8 +199,9 @@ fn refusals_name_what_is_wrong() {
     assert!(err.to_string().contains("nest deeper"), "{err}");
 }
 
-/// The fields of a stored record in another order, and without `correlation_id`:
-/// not the canonical layout, so the reader goes the general way and still agrees.
+/// The fields of a stored record by name, in another order, and without
+/// `correlation_id`: not the canonical layout, so the reader goes the general way and
+/// still agrees.
 #[derive(serde::Serialize)]
 struct Reordered<'a> {
     record: &'a counterfoil_core::RecordBody,
@@ -247,5 +250,192 @@ fn fields_in_another_order_decode_the_general_way_to_the_same_record() {
             expected.correlation_id = correlation.map(Into::into);
             assert_eq!(fast, expected);
         }
+    }
+}
+
+#[test]
+fn the_compact_writer_writes_what_rmp_serde_writes_where_no_field_is_left_out() {
+    use serde_json::json;
+    // Numbers, strings, arrays and maps: the same bytes (serde_json's maps are maps).
+    for v in [
+        json!(null),
+        json!(false),
+        json!(127),
+        json!(128),
+        json!(256),
+        json!(65_536),
+        json!(4_294_967_296u64),
+        json!(-1),
+        json!(-32),
+        json!(-33),
+        json!(-129),
+        json!(-40_000),
+        json!(i64::MIN),
+        json!(1.5),
+        json!("x".repeat(31)),
+        json!("x".repeat(32)),
+        json!("y".repeat(300)),
+        json!("z".repeat(70_000)),
+        json!((0..20).collect::<Vec<_>>()),
+        json!({"k": {"nested": [true, false]}, "z": "last"}),
+    ] {
+        assert_eq!(
+            counterfoil_core::compact::to_vec(&v).unwrap(),
+            rmp_serde::to_vec(&v).unwrap(),
+            "{v}"
+        );
+    }
+    // Structs as arrays, enums and byte strings, as rmp_serde's default writes them.
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    enum E {
+        Unit,
+        New(u32),
+        Tuple(u8, String),
+        Struct { a: Option<u16>, b: Vec<i8> },
+    }
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct S {
+        e: Vec<E>,
+        t: (u8, i64),
+        o: Option<Option<u8>>,
+        uuid: uuid::Uuid,
+    }
+    let s = S {
+        e: vec![
+            E::Unit,
+            E::New(7),
+            E::Tuple(1, "t".into()),
+            E::Struct {
+                a: Some(300),
+                b: vec![-1, 2],
+            },
+        ],
+        t: (9, -9),
+        o: Some(Some(3)),
+        uuid: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef),
+    };
+    let bytes = counterfoil_core::compact::to_vec(&s).unwrap();
+    assert_eq!(bytes, rmp_serde::to_vec(&s).unwrap());
+    let back: S = counterfoil_core::msgpack::from_slice(&bytes).unwrap();
+    assert_eq!(back, s);
+}
+
+/// A struct with fields that may be left out between fields that may not, and more
+/// than 15 fields in all (a three-byte array header).
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Sparse {
+    a: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    maybe: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable"
+    )]
+    cleared: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    flag: bool,
+    f05: u8,
+    f06: u8,
+    f07: u8,
+    f08: u8,
+    f09: u8,
+    f10: u8,
+    f11: u8,
+    f12: u8,
+    f13: u8,
+    f14: u8,
+    f15: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last: Option<u8>,
+    z: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    <Option<u32> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+#[test]
+fn fields_left_out_keep_their_place_and_read_back_as_left_out() {
+    for maybe in [None, Some("m".to_string())] {
+        for cleared in [None, Some(None), Some(Some(5))] {
+            for flag in [false, true] {
+                for last in [None, Some(9)] {
+                    let s = Sparse {
+                        a: 1,
+                        maybe: maybe.clone(),
+                        cleared,
+                        flag,
+                        last,
+                        z: "end".into(),
+                        ..Sparse::default()
+                    };
+                    let bytes = counterfoil_core::compact::to_vec(&s).unwrap();
+                    // 17 fields: an array16 header, whatever was left out.
+                    assert_eq!(&bytes[..3], &[0xdc, 0, 17]);
+                    let back: Sparse = counterfoil_core::msgpack::from_slice(&bytes).unwrap();
+                    // An explicit null (`Some(None)`) and a left-out field stay apart.
+                    assert_eq!(back, s);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_required_field_left_out_is_refused() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Two {
+        a: u8,
+        b: u8,
+    }
+    let err = counterfoil_core::msgpack::from_slice::<Two>(&[0x92, 0x01, 0xc1]).unwrap_err();
+    assert!(err.to_string().contains("invalid length"), "{err}");
+    // The marker is no value anywhere but among a struct's fields.
+    let err = counterfoil_core::msgpack::from_slice::<Vec<u8>>(&[0x92, 0x01, 0xc1]).unwrap_err();
+    assert!(err.to_string().contains("left out"), "{err}");
+    let err =
+        counterfoil_core::msgpack::from_slice::<(u8, Option<u8>)>(&[0x92, 0x01, 0xc1]).unwrap_err();
+    assert!(err.to_string().contains("left out"), "{err}");
+}
+
+#[test]
+fn a_cleared_and_an_unchanged_value_stay_apart_in_a_stored_record() {
+    use counterfoil_core::RecordBody;
+    use counterfoil_core::catalog::DefinitionUpdated;
+    for capacity in [None, Some(None), Some(Some(100))] {
+        let new = NewRecord {
+            id: uuid::Uuid::now_v7(),
+            occurred_at: chrono::Utc::now(),
+            source: "s".into(),
+            actor: "a".into(),
+            correlation_id: None,
+            body: RecordBody::DefinitionUpdated(Box::new(DefinitionUpdated {
+                definition_id: counterfoil_core::Id::new("D-1").unwrap(),
+                name: None,
+                group: None,
+                pricing: None,
+                currency: None,
+                capacity,
+                sale_starts_at: None,
+                sale_ends_at: None,
+                max_redemptions: None,
+            })),
+        };
+        let stream = new.stream();
+        let at = new.occurred_at;
+        let mut bytes = Vec::new();
+        let stored = StoredRecord::seal(new, stream, 0, 0, at, &Hash::GENESIS, &mut bytes).unwrap();
+        let back = StoredRecord::decode_canonical(&bytes, stored.hash).unwrap();
+        assert_eq!(back, stored);
+        let RecordBody::DefinitionUpdated(d) = &back.body else {
+            panic!("another type: {:?}", back.body);
+        };
+        assert_eq!(d.capacity, capacity);
     }
 }

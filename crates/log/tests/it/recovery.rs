@@ -249,7 +249,7 @@ async fn damage_in_a_segment_before_the_last_is_corrupt() {
     let mut cfg = LogConfig::new(tmp.path());
     cfg.segment_bytes = 4096;
     let (log, _) = Log::open(cfg.clone()).unwrap();
-    append_each(&log, "rec-s", 40).await;
+    append_each(&log, "rec-s", 100).await;
     log.close().await.unwrap();
     std::fs::remove_file(snapshot_path(tmp.path())).unwrap();
     let segs = segments(tmp.path());
@@ -285,4 +285,27 @@ async fn a_second_open_of_the_same_folder_is_refused() {
     log.close().await.unwrap();
     let (again, _) = open(tmp.path());
     again.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_log_of_the_format_before_the_compact_encoding_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    log_with_frames(tmp.path(), 3).await;
+    // The index snapshot stays: it covers the segment, whose header is checked anyway.
+    assert!(snapshot_path(tmp.path()).exists());
+    let seg = &segments(tmp.path())[0];
+    let mut bytes = std::fs::read(seg).unwrap();
+    // The header's format version (bytes 8..12, little-endian) as the first format.
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(seg, &bytes).unwrap();
+    match Log::open(LogConfig::new(tmp.path())) {
+        Err(e @ StoreError::Corrupt { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("format version 1"), "{text}");
+            assert!(text.contains("00000000000000000000.seg"), "{text}");
+        }
+        other => panic!("open of a format-1 log: {other:?}"),
+    }
+    // Nothing was changed: the file is as it was.
+    assert_eq!(std::fs::read(seg).unwrap(), bytes);
 }
