@@ -96,10 +96,29 @@ impl<'de> Cursor<'de> {
         text(self.str_bytes()?).ok()
     }
 
-    /// A timestamp string, read as [`crate::values::deserialize_timestamp`] reads it.
-    /// The usual `YYYY-MM-DDTHH:MM:SSZ` form is parsed from the bytes (it can only be
-    /// ASCII), so it needs no UTF-8 check first.
+    /// A stored record's envelope time, read as
+    /// [`crate::values::deserialize_timestamp_nanos`] reads it: an integer of
+    /// nanoseconds since the Unix epoch, or text. The usual text form
+    /// `YYYY-MM-DDTHH:MM:SSZ` is parsed from the bytes (it can only be ASCII), so it
+    /// needs no UTF-8 check first.
     pub(crate) fn timestamp(&mut self) -> Option<crate::values::Timestamp> {
+        let m = self.0.peek().ok()?;
+        if !(0xa0..=0xbf).contains(&m) && !(0xd9..=0xdb).contains(&m) {
+            let r = &mut self.0;
+            let nanos = match r.byte().ok()? {
+                m @ (0x00..=0x7f | 0xe0..=0xff) => i64::from(m as i8),
+                0xcc => i64::from(r.byte().ok()?),
+                0xcd => i64::from(r.u16().ok()?),
+                0xce => i64::from(r.u32().ok()?),
+                0xcf => i64::try_from(u64::from_be_bytes(r.array().ok()?)).ok()?,
+                0xd0 => i64::from(i8::from_be_bytes(r.array().ok()?)),
+                0xd1 => i64::from(i16::from_be_bytes(r.array().ok()?)),
+                0xd2 => i64::from(i32::from_be_bytes(r.array().ok()?)),
+                0xd3 => i64::from_be_bytes(r.array().ok()?),
+                _ => return None,
+            };
+            return Some(crate::values::timestamp_from_nanos(nanos));
+        }
         let bytes = self.str_bytes()?;
         if let Some(t) = crate::values::parse_utc_fast(bytes) {
             return Some(t);

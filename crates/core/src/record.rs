@@ -490,9 +490,9 @@ struct CanonicalRef<'a> {
     stream: &'a str,
     revision: u64,
     id: &'a Uuid,
-    #[serde(serialize_with = "crate::values::serialize_timestamp")]
+    #[serde(serialize_with = "crate::values::serialize_timestamp_nanos")]
     occurred_at: Timestamp,
-    #[serde(serialize_with = "crate::values::serialize_timestamp")]
+    #[serde(serialize_with = "crate::values::serialize_timestamp_nanos")]
     recorded_at: Timestamp,
     source: &'a str,
     actor: &'a str,
@@ -507,9 +507,9 @@ struct CanonicalOwned {
     stream: Text,
     revision: u64,
     id: Uuid,
-    #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
+    #[serde(deserialize_with = "crate::values::deserialize_timestamp_nanos")]
     occurred_at: Timestamp,
-    #[serde(deserialize_with = "crate::values::deserialize_timestamp")]
+    #[serde(deserialize_with = "crate::values::deserialize_timestamp_nanos")]
     recorded_at: Timestamp,
     source: Text,
     actor: Text,

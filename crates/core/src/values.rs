@@ -83,6 +83,55 @@ pub fn serialize_timestamp<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, 
     }
 }
 
+/// The nanoseconds since the Unix epoch of `t`, where they say exactly what `t` is:
+/// years 1678 to 2261, and no leap second.
+pub fn timestamp_nanos(t: &Timestamp) -> Option<i64> {
+    use chrono::Timelike;
+    if t.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    t.timestamp_nanos_opt()
+}
+
+/// The time `nanos` nanoseconds after the Unix epoch.
+pub fn timestamp_from_nanos(nanos: i64) -> Timestamp {
+    chrono::DateTime::from_timestamp_nanos(nanos)
+}
+
+/// Serde's `serialize_with` for a [`Timestamp`] in a stored record's envelope: its
+/// nanoseconds since the Unix epoch as an integer ([`timestamp_nanos`]), or, for a time
+/// an integer cannot say exactly, the text [`serialize_timestamp`] writes.
+pub fn serialize_timestamp_nanos<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    match timestamp_nanos(t) {
+        Some(n) => s.serialize_i64(n),
+        None => serialize_timestamp(t, s),
+    }
+}
+
+/// Serde's `deserialize_with` for what [`serialize_timestamp_nanos`] writes: an integer
+/// of nanoseconds since the Unix epoch, or RFC 3339 text.
+pub fn deserialize_timestamp_nanos<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    struct Visit;
+    impl serde::de::Visitor<'_> for Visit {
+        type Value = Timestamp;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("nanoseconds since the Unix epoch, or an RFC 3339 timestamp")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
+            Ok(timestamp_from_nanos(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
+            i64::try_from(v)
+                .map(timestamp_from_nanos)
+                .map_err(|_| E::custom(format!("{v} nanoseconds is past the latest time")))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+            parse_timestamp(v, false).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Visit)
+}
+
 /// Writes `t` as `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z` into `buf`; its length,
 /// or `None` when chrono must decide.
 fn format_utc_fast(t: &Timestamp, buf: &mut [u8; 30]) -> Option<usize> {

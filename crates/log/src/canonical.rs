@@ -19,13 +19,14 @@ const FIELDS: u32 = 11;
 #[derive(Serialize)]
 struct Middle<'a> {
     id: &'a Uuid,
-    #[serde(serialize_with = "counterfoil_core::values::serialize_timestamp")]
+    #[serde(serialize_with = "counterfoil_core::values::serialize_timestamp_nanos")]
     occurred_at: Timestamp,
 }
 
 #[derive(Serialize)]
-struct Recorded<'a> {
-    recorded_at: &'a Timestamp,
+struct Recorded {
+    #[serde(serialize_with = "counterfoil_core::values::serialize_timestamp_nanos")]
+    recorded_at: Timestamp,
 }
 
 #[derive(Serialize)]
@@ -128,7 +129,7 @@ fn tail(r: &NewRecord) -> Tail<'_> {
 /// The `recorded_at` field, encoded once per group.
 pub(crate) fn recorded_at(buf: &mut Vec<u8>, at: &Timestamp) -> Result<(), StoreError> {
     buf.clear();
-    let [a, _] = fields(buf, &Recorded { recorded_at: at })?;
+    let [a, _] = fields(buf, &Recorded { recorded_at: *at })?;
     buf.drain(..a);
     Ok(())
 }

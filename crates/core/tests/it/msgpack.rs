@@ -439,3 +439,55 @@ fn a_cleared_and_an_unchanged_value_stay_apart_in_a_stored_record() {
         assert_eq!(d.capacity, capacity);
     }
 }
+
+#[test]
+fn envelope_times_are_stored_as_nanoseconds_where_they_can_be_and_as_text_otherwise() {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let leap_second = day(2016, 12, 31)
+        .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+        .unwrap()
+        .and_utc();
+    let cases = [
+        (Utc.timestamp_opt(0, 0).unwrap(), true),
+        (Utc.timestamp_opt(1_764_930_000, 123_456_789).unwrap(), true),
+        (Utc.timestamp_opt(-86_400, 1).unwrap(), true),
+        (
+            day(1500, 1, 1).and_hms_opt(0, 0, 0).unwrap().and_utc(),
+            false,
+        ),
+        (
+            day(3000, 6, 1).and_hms_opt(12, 0, 0).unwrap().and_utc(),
+            false,
+        ),
+        (leap_second, false),
+    ];
+    for (at, as_nanos) in cases {
+        let new = NewRecord {
+            id: uuid::Uuid::now_v7(),
+            occurred_at: at,
+            source: "s".into(),
+            actor: "a".into(),
+            correlation_id: None,
+            body: counterfoil_core::RecordBody::TicketDelivered(
+                counterfoil_core::catalog::TicketRef {
+                    ticket_id: counterfoil_core::Id::new("T-1").unwrap(),
+                },
+            ),
+        };
+        let stream = new.stream();
+        let mut bytes = Vec::new();
+        let stored = StoredRecord::seal(new, stream, 0, 0, at, &Hash::GENESIS, &mut bytes).unwrap();
+        let fast = StoredRecord::decode_canonical(&bytes, stored.hash).unwrap();
+        let general = StoredRecord::decode_canonical_general(&bytes, stored.hash).unwrap();
+        assert_eq!(fast, stored, "{at:?}");
+        assert_eq!(general, stored, "{at:?}");
+        assert_eq!((fast.occurred_at, fast.recorded_at), (at, at));
+        // After the array header, position 0, the stream name, revision 0 and the id:
+        // an integer (0xd3 or an unsigned form) or a string.
+        let at_field = 1 + 1 + 1 + stored.stream.len() + 1 + 2 + 16;
+        let marker = bytes[at_field];
+        let is_text = (0xa0..=0xbf).contains(&marker) || marker == 0xd9;
+        assert_eq!(!is_text, as_nanos, "{at:?}: marker {marker:#x}");
+    }
+}

@@ -126,7 +126,7 @@ async fn the_zeros_written_ahead_open_cleanly_and_never_outlive_a_segment() {
     let mut config = LogConfig::new(tmp.path());
     config.segment_bytes = 64 << 10;
     let (log, _) = Log::open(config).unwrap();
-    append_each(&log, "zz", 400).await;
+    append_each(&log, "zz", 800).await;
     let segs = segments(tmp.path());
     let active = segs.last().unwrap();
     let data_end =
@@ -135,7 +135,7 @@ async fn the_zeros_written_ahead_open_cleanly_and_never_outlive_a_segment() {
         std::fs::metadata(active).unwrap().len() > data_end(active),
         "the active segment has zeros ahead of its last frame"
     );
-    let (segments_written, records) = (segs.len(), 400);
+    let (segments_written, records) = (segs.len(), 800);
     assert!(segments_written >= 2, "the test needs a closed segment");
     for closed in &segs[..segs.len() - 1] {
         assert_eq!(std::fs::metadata(closed).unwrap().len(), data_end(closed));
