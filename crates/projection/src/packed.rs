@@ -18,21 +18,37 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Packed(Box<[u8]>);
 
 impl Packed {
-    /// Packs the fields in order.
-    pub fn new<'a>(fields: impl IntoIterator<Item = Option<&'a str>>) -> Self {
-        let mut buf = Vec::new();
+    /// Packs the fields in order, into one allocation of the exact size (a rebuild
+    /// packs a buyer and a seat for every ticket).
+    pub fn new<'a, I>(fields: I) -> Self
+    where
+        I: IntoIterator<Item = Option<&'a str>>,
+        I::IntoIter: Clone,
+    {
+        let fields = fields.into_iter();
+        let mut size = 0;
         let mut kept = 0;
+        for field in fields.clone() {
+            if let Some(s) = field {
+                size += len_size(s.len() as u64 + 1) + s.len();
+                kept = size;
+            } else {
+                size += 1;
+            }
+        }
+        let mut buf = Vec::with_capacity(kept);
         for field in fields {
+            if buf.len() == kept {
+                break;
+            }
             match field {
                 None => push_len(&mut buf, 0),
                 Some(s) => {
                     push_len(&mut buf, s.len() as u64 + 1);
                     buf.extend_from_slice(s.as_bytes());
-                    kept = buf.len();
                 }
             }
         }
-        buf.truncate(kept);
         Self(buf.into_boxed_slice())
     }
 
@@ -64,6 +80,11 @@ impl Packed {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The bytes [`push_len`] writes for `v`.
+fn len_size(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn push_len(buf: &mut Vec<u8>, mut v: u64) {
@@ -126,5 +147,50 @@ mod tests {
         assert_eq!(back, p);
         assert!(Packed::new([None, None]).is_empty());
         assert_eq!(Packed::new([None, None]), Packed::default());
+    }
+
+    /// The layout written field by field into a growing buffer, as the module
+    /// describes it: what `Packed::new` must give in one exact allocation.
+    fn reference(fields: &[Option<&str>]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut kept = 0;
+        for field in fields {
+            match field {
+                None => push_len(&mut buf, 0),
+                Some(s) => {
+                    push_len(&mut buf, s.len() as u64 + 1);
+                    buf.extend_from_slice(s.as_bytes());
+                    kept = buf.len();
+                }
+            }
+        }
+        buf.truncate(kept);
+        buf
+    }
+
+    #[test]
+    fn packs_the_layout_in_one_allocation_of_the_exact_size() {
+        let sizes = [0usize, 1, 126, 127, 128, 16_383, 16_384, 20_000];
+        let texts: Vec<String> = sizes.iter().map(|&n| "y".repeat(n)).collect();
+        for a in [None, Some(0), Some(3), Some(5)] {
+            for b in [None, Some(2), Some(7)] {
+                for c in [None, Some(1), Some(4), Some(6)] {
+                    let fields: Vec<Option<&str>> = [a, b, c]
+                        .iter()
+                        .map(|i| i.map(|i: usize| texts[i].as_str()))
+                        .collect();
+                    let p = Packed::new(fields.iter().copied());
+                    assert_eq!(&*p.0, reference(&fields).as_slice(), "{fields:?}");
+                    for (i, f) in fields.iter().enumerate() {
+                        assert_eq!(p.get(i), *f);
+                    }
+                }
+            }
+        }
+        for v in [1u64, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut buf = Vec::new();
+            push_len(&mut buf, v);
+            assert_eq!(len_size(v), buf.len(), "{v}");
+        }
     }
 }
