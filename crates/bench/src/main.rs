@@ -72,7 +72,8 @@ enum Cmd {
         data: PathBuf,
     },
     /// Decoding N demo records from their canonical bytes, with the store's reader and
-    /// with `rmp_serde`'s general one: ns per record, single thread.
+    /// with its general path alone (every value through serde): ns per record, single
+    /// thread.
     Decode {
         #[arg(long, default_value_t = 200_000)]
         records: u64,
