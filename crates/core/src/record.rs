@@ -501,6 +501,26 @@ struct CanonicalRef<'a> {
     record: &'a RecordBody,
 }
 
+/// [`CanonicalRef`] as log format 1 encoded it: a map with field names, the two
+/// times as text. Records a store hashed before format 2 keep their hashes over these
+/// bytes (the KurrentDB adapter's events of metadata version 1).
+#[derive(Serialize)]
+struct CanonicalNamedRef<'a> {
+    position: u64,
+    stream: &'a str,
+    revision: u64,
+    id: &'a Uuid,
+    #[serde(serialize_with = "crate::values::serialize_timestamp")]
+    occurred_at: Timestamp,
+    #[serde(serialize_with = "crate::values::serialize_timestamp")]
+    recorded_at: Timestamp,
+    source: &'a str,
+    actor: &'a str,
+    correlation_id: &'a Option<Text>,
+    schema_version: u16,
+    record: &'a RecordBody,
+}
+
 #[derive(Deserialize)]
 struct CanonicalOwned {
     position: u64,
@@ -603,6 +623,31 @@ impl StoredRecord {
             record: &self.body,
         };
         crate::compact::write(buf, &c)
+            .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))
+    }
+
+    /// Appends the canonical bytes of log format 1 (a MessagePack map with field
+    /// names, times as RFC 3339 text), over which records stored before format 2 were
+    /// hashed. Only for checking such hashes; everything new is sealed over
+    /// [`StoredRecord::encode_canonical`].
+    pub fn encode_canonical_named(
+        &self,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), crate::error::StoreError> {
+        let c = CanonicalNamedRef {
+            position: self.position,
+            stream: &self.stream,
+            revision: self.revision,
+            id: &self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            source: &self.source,
+            actor: &self.actor,
+            correlation_id: &self.correlation_id,
+            schema_version: self.schema_version,
+            record: &self.body,
+        };
+        c.serialize(&mut rmp_serde::Serializer::new(buf).with_struct_map())
             .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))
     }
 

@@ -28,8 +28,20 @@ use eventstore as es;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The version of [`EventMeta`] this adapter writes.
-pub const META_VERSION: u8 = 1;
+/// The version of [`EventMeta`] this adapter writes. Version 2 (log format 2) hashes
+/// a record over its compact canonical bytes; events of version 1 keep the hashes
+/// they were written with, over the canonical bytes with field names ([`HashForm`]).
+pub const META_VERSION: u8 = 2;
+
+/// Which canonical bytes an event's record is hashed over: those of the log format
+/// that was current when the event was written (its metadata version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashForm {
+    /// Metadata version 1: `StoredRecord::encode_canonical_named`.
+    Named,
+    /// Metadata version 2: `StoredRecord::encode_canonical`.
+    Compact,
+}
 
 /// The envelope fields of a record, kept in the event's custom metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +114,8 @@ pub struct Decoded {
     pub record: StoredRecord,
     pub previous: Option<Hash>,
     pub offset: u32,
+    /// What the record's hash is taken over.
+    pub form: HashForm,
 }
 
 /// Encodes a new record for an append. `offset` is its index in the append;
@@ -157,9 +171,11 @@ pub fn decode_event(e: EventParts<'_>) -> Result<Decoded, StoreError> {
     }
     let meta: EventMeta =
         serde_json::from_slice(e.metadata).map_err(|err| fail(format!("metadata: {err}")))?;
-    if meta.v != META_VERSION {
-        return Err(fail(format!("unknown metadata version {}", meta.v)));
-    }
+    let form = match meta.v {
+        1 => HashForm::Named,
+        META_VERSION => HashForm::Compact,
+        v => return Err(fail(format!("unknown metadata version {v}"))),
+    };
     if meta.offset == 0 && meta.previous.is_none() {
         return Err(fail(
             "the first record of an append lacks its previous hash".into(),
@@ -188,17 +204,23 @@ pub fn decode_event(e: EventParts<'_>) -> Result<Decoded, StoreError> {
         },
         previous: meta.previous,
         offset: meta.offset,
+        form,
     })
 }
 
-/// `sha256(previous || canonical bytes)`, as the embedded log seals a record.
+/// `sha256(previous || canonical bytes)`, as the embedded log seals a record (over the
+/// canonical bytes of the format `form` names).
 pub fn seal_hash(
     record: &StoredRecord,
     previous: &Hash,
+    form: HashForm,
     scratch: &mut Vec<u8>,
 ) -> Result<Hash, StoreError> {
     scratch.clear();
-    record.encode_canonical(scratch)?;
+    match form {
+        HashForm::Compact => record.encode_canonical(scratch)?,
+        HashForm::Named => record.encode_canonical_named(scratch)?,
+    }
     Ok(Hash::chain(previous, scratch))
 }
 
@@ -219,7 +241,7 @@ pub fn seal_run(run: Vec<Decoded>) -> Result<Vec<StoredRecord>, StoreError> {
             }
         };
         let mut record = d.record;
-        record.hash = seal_hash(&record, &previous, &mut scratch)?;
+        record.hash = seal_hash(&record, &previous, d.form, &mut scratch)?;
         out.push(record);
     }
     Ok(out)
@@ -387,6 +409,59 @@ mod tests {
         assert_eq!(sealed[0], log_seal);
     }
 
+    /// An event as metadata version 1 wrote it (before log format 2).
+    fn as_version_1(e: &EncodedEvent) -> EncodedEvent {
+        let mut meta: serde_json::Value = serde_json::from_slice(&e.metadata).unwrap();
+        meta["v"] = serde_json::json!(1);
+        EncodedEvent {
+            metadata: Bytes::from(serde_json::to_vec(&meta).unwrap()),
+            ..e.clone()
+        }
+    }
+
+    #[test]
+    fn events_of_metadata_version_1_keep_their_hashes_over_the_named_bytes() {
+        let at = chrono::DateTime::from_timestamp(1_800_000_100, 0).unwrap();
+        let first = new_record("T5");
+        let second = new_record("T5");
+        // A record written before format 2, then one written after, in one stream.
+        let old = as_version_1(&encode_event(&first, at, Some(Hash::GENESIS), 0).unwrap());
+        let d_old = decode_event(parts(&old, "ticket-T5", 0, 700)).unwrap();
+        assert_eq!(d_old.form, HashForm::Named);
+        let sealed_old = seal_run(vec![d_old]).unwrap().remove(0);
+        let mut named = Vec::new();
+        sealed_old.encode_canonical_named(&mut named).unwrap();
+        assert_eq!(sealed_old.hash, Hash::chain(&Hash::GENESIS, &named));
+        // The bytes with names are not the compact ones, so the forms give other hashes.
+        let mut compact = Vec::new();
+        sealed_old.encode_canonical(&mut compact).unwrap();
+        assert_ne!(named, compact);
+        let new = encode_event(&second, at, Some(sealed_old.hash), 0).unwrap();
+        let d_new = decode_event(parts(&new, "ticket-T5", 1, 800)).unwrap();
+        assert_eq!(d_new.form, HashForm::Compact);
+        let sealed_new = seal_run(vec![d_new]).unwrap().remove(0);
+        assert_eq!(
+            sealed_new.hash,
+            Hash::chain(&sealed_old.hash, &{
+                let mut b = Vec::new();
+                sealed_new.encode_canonical(&mut b).unwrap();
+                b
+            })
+        );
+        // A version this adapter does not know is refused, naming it.
+        let mut meta: serde_json::Value = serde_json::from_slice(&new.metadata).unwrap();
+        meta["v"] = serde_json::json!(3);
+        let future = EncodedEvent {
+            metadata: Bytes::from(serde_json::to_vec(&meta).unwrap()),
+            ..new.clone()
+        };
+        let err = decode_event(parts(&future, "ticket-T5", 1, 800)).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown metadata version 3"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn records_of_one_append_chain_on_each_other() {
         let at = chrono::DateTime::from_timestamp(1_800_000_100, 0).unwrap();
@@ -408,7 +483,10 @@ mod tests {
         let sealed = seal_run(run.clone()).unwrap();
         let mut previous = Hash::GENESIS;
         for r in &sealed {
-            assert_eq!(r.hash, seal_hash(r, &previous, &mut Vec::new()).unwrap());
+            assert_eq!(
+                r.hash,
+                seal_hash(r, &previous, HashForm::Compact, &mut Vec::new()).unwrap()
+            );
             previous = r.hash;
         }
         // A run that starts inside an append cannot be sealed on its own.

@@ -136,7 +136,7 @@ impl EventStore {
                     ));
                     return Ok(report);
                 }
-                let hash = seal_hash(r, &previous, &mut scratch)?;
+                let hash = seal_hash(r, &previous, d.form, &mut scratch)?;
                 if before.is_none() {
                     report.streams += 1;
                 }
@@ -335,7 +335,7 @@ impl EventStore {
                     }
                 }
             };
-            record.hash = seal_hash(&record, &previous, &mut scratch)?;
+            record.hash = seal_hash(&record, &previous, d.form, &mut scratch)?;
             seen.insert(record.stream.to_string(), (record.revision, record.hash));
             out.push(record);
         }

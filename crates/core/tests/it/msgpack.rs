@@ -491,3 +491,29 @@ fn envelope_times_are_stored_as_nanoseconds_where_they_can_be_and_as_text_otherw
         assert_eq!(!is_text, as_nanos, "{at:?}: marker {marker:#x}");
     }
 }
+
+#[test]
+fn the_canonical_bytes_of_format_1_are_a_map_with_names_that_both_readers_read_back() {
+    for (stored, compact) in sealed() {
+        let mut named = Vec::new();
+        stored.encode_canonical_named(&mut named).unwrap();
+        assert_eq!(named[0], 0x8b, "a map of 11 fields");
+        assert!(named.len() > compact.len());
+        for field in [
+            "position",
+            "stream",
+            "occurred_at",
+            "schema_version",
+            "record",
+        ] {
+            assert!(
+                named.windows(field.len()).any(|w| w == field.as_bytes()),
+                "{field}"
+            );
+        }
+        let fast = StoredRecord::decode_canonical(&named, stored.hash).unwrap();
+        let reference = StoredRecord::decode_canonical_reference(&named, stored.hash).unwrap();
+        assert_eq!(fast, stored);
+        assert_eq!(reference, stored);
+    }
+}
