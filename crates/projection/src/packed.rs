@@ -118,7 +118,14 @@ impl fmt::Debug for Packed {
 
 impl Serialize for Packed {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.fields())
+        // The length first: a sequence of unknown length is buffered and copied by
+        // `rmp_serde` (twice per ticket when a large state file is written).
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.fields().count()))?;
+        for field in self.fields() {
+            seq.serialize_element(&field)?;
+        }
+        seq.end()
     }
 }
 
@@ -181,6 +188,17 @@ mod tests {
                         .collect();
                     let p = Packed::new(fields.iter().copied());
                     assert_eq!(&*p.0, reference(&fields).as_slice(), "{fields:?}");
+                    // Serialized as the list of its fields up to the last present one.
+                    let listed: Vec<Option<&str>> = p.fields().collect();
+                    let last = fields
+                        .iter()
+                        .rposition(Option::is_some)
+                        .map_or(0, |i| i + 1);
+                    assert_eq!(listed, fields[..last]);
+                    assert_eq!(
+                        rmp_serde::to_vec(&p).unwrap(),
+                        rmp_serde::to_vec(&listed).unwrap()
+                    );
                     for (i, f) in fields.iter().enumerate() {
                         assert_eq!(p.get(i), *f);
                     }
