@@ -169,9 +169,12 @@ impl Fields<'_, '_> {
             return Ok(());
         }
         let n = u16::try_from(count).map_err(|_| too_long("a struct", count))?;
-        let [hi, lo] = n.to_be_bytes();
+        // Two more header bytes: the fields move up by two, in one copy.
+        let end = w.buf.len();
+        w.buf.extend_from_slice(&[0, 0]);
+        w.buf.copy_within(header_at + 1..end, header_at + 3);
         w.buf[header_at] = 0xdc;
-        w.buf.splice(header_at + 1..header_at + 1, [hi, lo]);
+        w.buf[header_at + 1..header_at + 3].copy_from_slice(&n.to_be_bytes());
         Ok(())
     }
 }

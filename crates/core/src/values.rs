@@ -491,6 +491,48 @@ impl Amount {
     pub fn is_zero(&self) -> bool {
         self.0.is_zero()
     }
+
+    /// The amount as one integer, for the binary encodings (the store's records,
+    /// state files): the digits times 8 plus the decimal places, so `"25.00"` is
+    /// `2500 * 8 + 2`. `None` for digits of 2^61 or more, and for a negative zero,
+    /// which are written as text.
+    pub fn packed(&self) -> Option<u64> {
+        if self.0.is_sign_negative() {
+            return None;
+        }
+        let digits = u64::try_from(self.0.mantissa())
+            .ok()
+            .filter(|m| *m < 1 << 61)?;
+        Some(digits << 3 | u64::from(self.0.scale()))
+    }
+
+    /// The amount whose [`Amount::packed`] integer `bytes` holds, big-endian in the
+    /// fewest bytes (1 to 8): how the binary encodings write it.
+    pub fn from_packed_bytes(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.is_empty() || bytes.len() > 8 || (bytes.len() > 1 && bytes[0] == 0) {
+            return Err(format!(
+                "{} byte(s) are not a packed amount (1 to 8, no leading zero byte)",
+                bytes.len()
+            ));
+        }
+        let mut be = [0u8; 8];
+        be[8 - bytes.len()..].copy_from_slice(bytes);
+        Amount::from_packed(u64::from_be_bytes(be))
+    }
+
+    /// The amount [`Amount::packed`] gave `packed`.
+    pub fn from_packed(packed: u64) -> Result<Self, String> {
+        let scale = (packed & 7) as u32;
+        if scale > 6 {
+            return Err(format!(
+                "{packed} is not a packed amount: {scale} decimal places (at most 6)"
+            ));
+        }
+        Amount::new(Decimal::from_i128_with_scale(
+            i128::from(packed >> 3),
+            scale,
+        ))
+    }
 }
 
 impl FromStr for Amount {
@@ -518,7 +560,19 @@ impl fmt::Display for Amount {
 }
 
 impl Serialize for Amount {
+    /// Text (`"25.00"`) for JSON and other human-readable formats; one integer
+    /// ([`Amount::packed`]) for the binary ones, where it fits.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable()
+            && let Some(packed) = self.packed()
+        {
+            // As a byte string, never a number: a value read back through serde's
+            // buffering of internally tagged enums (`pricing`) no longer knows it came
+            // from a binary format, and a number there must stay refused (JSON).
+            let bytes = packed.to_be_bytes();
+            let skip = (packed.leading_zeros() / 8).min(7) as usize;
+            return s.serialize_bytes(&bytes[skip..]);
+        }
         // Formatted on the stack: `collect_str` allocates a `String` per amount.
         let mut text = StackText::default();
         match fmt::write(&mut text, format_args!("{}", self.0)) {
@@ -561,12 +615,25 @@ impl fmt::Write for StackText {
 }
 
 impl<'de> Deserialize<'de> for Amount {
+    /// Text, or (binary formats) the packed bytes `serialize` writes there; a number is
+    /// refused everywhere.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_text(
-            d,
-            "a decimal string such as \"25.00\" (numbers are refused: money is never a float)",
-            str::parse::<Amount>,
-        )
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a decimal string such as \"25.00\" (numbers are refused: money is never a float)",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Amount, E> {
+                Amount::from_packed_bytes(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visit)
     }
 }
 
@@ -745,21 +812,60 @@ mod tests {
         assert!("1.1234567".parse::<Amount>().is_err());
         assert!(serde_json::from_str::<Amount>("25.0").is_err());
         assert!(serde_json::from_str::<Amount>("\"25.0\"").is_ok());
-        // Serialized as their text, the largest too.
-        for text in [
-            "0",
-            "25.00",
-            "0.000001",
-            "1234567.5",
-            "79228162514264337593543950335",
+        // Text in JSON, the largest too; in MessagePack one integer where it fits
+        // (digits * 8 + decimal places), otherwise the text.
+        for (text, packed) in [
+            ("0", Some(0)),
+            ("0.00", Some(2)),
+            ("25.00", Some(2500 * 8 + 2)),
+            ("0.000001", Some(8 + 6)),
+            ("1234567.5", Some(12_345_675 * 8 + 1)),
+            ("2305843009213693951", Some(((1u64 << 61) - 1) << 3)),
+            ("2305843009213693952", None),
+            ("79228162514264337593543950335", None),
         ] {
             let a: Amount = text.parse().unwrap();
             assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{text}\""));
-            assert_eq!(
-                rmp_serde::to_vec(&a).unwrap(),
-                rmp_serde::to_vec(text).unwrap()
-            );
+            assert_eq!(a.packed(), packed, "{text}");
+            let binary = rmp_serde::to_vec(&a).unwrap();
+            match packed {
+                Some(p) => {
+                    let be = p.to_be_bytes();
+                    let fewest = &be[(p.leading_zeros() / 8).min(7) as usize..];
+                    assert_eq!(binary[0], 0xc4, "{text}: a bin");
+                    assert_eq!(&binary[2..], fewest, "{text}");
+                }
+                None => assert_eq!(binary, rmp_serde::to_vec(text).unwrap()),
+            }
+            // Read back with the decimal places it had, by both readers.
+            for back in [
+                rmp_serde::from_slice::<Amount>(&binary).unwrap(),
+                crate::msgpack::from_slice::<Amount>(&binary).unwrap(),
+            ] {
+                assert_eq!(back.to_string(), text);
+            }
+            // The text is still read in binary formats (state files written before).
+            let old: Amount =
+                crate::msgpack::from_slice(&rmp_serde::to_vec(text).unwrap()).unwrap();
+            assert_eq!(old.to_string(), text);
         }
+        // More than six decimal places, and anything but an integer or text, refused.
+        let err = Amount::from_packed(7).unwrap_err();
+        assert!(err.contains("7 decimal places"), "{err}");
+        let bin = |b: &[u8]| {
+            let mut v = vec![0xc4, b.len() as u8];
+            v.extend_from_slice(b);
+            v
+        };
+        assert!(crate::msgpack::from_slice::<Amount>(&bin(&[7])).is_err());
+        assert!(crate::msgpack::from_slice::<Amount>(&bin(&[])).is_err());
+        assert!(crate::msgpack::from_slice::<Amount>(&bin(&[0, 9])).is_err());
+        assert!(crate::msgpack::from_slice::<Amount>(&bin(&[1; 9])).is_err());
+        assert!(crate::msgpack::from_slice::<Amount>(&rmp_serde::to_vec(&7u64).unwrap()).is_err());
+        assert!(crate::msgpack::from_slice::<Amount>(&rmp_serde::to_vec(&-5i64).unwrap()).is_err());
+        assert!(
+            crate::msgpack::from_slice::<Amount>(&rmp_serde::to_vec(&1.5f64).unwrap()).is_err()
+        );
     }
 
     #[test]
