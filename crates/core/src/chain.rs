@@ -266,7 +266,7 @@ mod tests {
         };
         let appended = |duplicate| {
             UnitOutcome::Appended(AppendOutcome {
-                records: vec![rec(duplicate)],
+                records: smallvec::smallvec![rec(duplicate)],
             })
         };
         assert!(UnitOutcome::written_whole(&[appended(false)], 1));

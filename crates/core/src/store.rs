@@ -98,7 +98,9 @@ pub type AppendUnit = Vec<StreamWrite>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordOutcome {
     pub id: uuid::Uuid,
-    pub stream: String,
+    /// Held inline up to 24 bytes, as the demo's stream names are: the store answers
+    /// every record of an import with one, on the writer's thread.
+    pub stream: crate::Text,
     pub revision: u64,
     pub position: Position,
     pub hash: Hash,
@@ -110,8 +112,13 @@ pub struct RecordOutcome {
 /// The answer to one atomic append: an outcome per record, in request order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppendOutcome {
-    pub records: Vec<RecordOutcome>,
+    /// Inline for the usual append of one record (an import answers one unit per
+    /// line): no allocation on the writer's thread, and none freed on another.
+    pub records: OutcomeRecords,
 }
+
+/// The outcomes of one append's records, in request order.
+pub type OutcomeRecords = smallvec::SmallVec<[RecordOutcome; 1]>;
 
 impl AppendOutcome {
     /// True when every record was already stored.

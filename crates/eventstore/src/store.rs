@@ -446,7 +446,7 @@ impl EventStore {
         }
         if duplicates.len() == total {
             return Ok(AppendOutcome {
-                records: duplicates,
+                records: duplicates.into(),
             });
         }
         if !duplicates.is_empty() {
@@ -538,7 +538,9 @@ impl EventStore {
         for r in &records {
             ix.ids.insert(r.id, r.position);
         }
-        Ok(AppendOutcome { records: out })
+        Ok(AppendOutcome {
+            records: out.into(),
+        })
     }
 
     async fn stream_revision_inner(&self, stream: &str) -> Result<Option<u64>, StoreError> {
@@ -622,7 +624,7 @@ impl EventStore {
 fn outcome(r: &StoredRecord, duplicate: bool) -> RecordOutcome {
     RecordOutcome {
         id: r.id,
-        stream: r.stream.to_string(),
+        stream: r.stream.clone(),
         revision: r.revision,
         position: r.position,
         hash: r.hash,

@@ -1183,7 +1183,7 @@ fn stored_answer(record: &NewRecord, found: &Found) -> Option<Result<Submitted, 
         Some(Ok(Submitted {
             id: found.id,
             position: found.position,
-            stream: found.stream.to_string(),
+            stream: found.stream.clone(),
             revision: found.revision,
             duplicate: true,
         }))

@@ -66,7 +66,8 @@ impl Default for LedgerConfig {
 pub struct Submitted {
     pub id: Uuid,
     pub position: u64,
-    pub stream: String,
+    /// Held inline up to 24 bytes: the ledger answers every record of an import with one.
+    pub stream: counterfoil_core::Text,
     pub revision: u64,
     /// True when the record was already stored with the same content: nothing was written.
     pub duplicate: bool,

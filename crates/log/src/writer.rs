@@ -675,7 +675,7 @@ impl Writer {
         }
         // Idempotency first: a retried append answers what it got the first time, even
         // if the streams have moved on since.
-        let mut duplicates = Vec::new();
+        let mut duplicates = counterfoil_core::store::OutcomeRecords::new();
         let mut taken = std::mem::take(&mut self.taken);
         taken.clear();
         for w in unit {
@@ -692,7 +692,7 @@ impl Writer {
                     }
                     duplicates.push(RecordOutcome {
                         id: stored.id,
-                        stream: stored.stream.to_string(),
+                        stream: stored.stream,
                         revision: stored.revision,
                         position: stored.position,
                         hash: stored.hash,
@@ -749,7 +749,7 @@ impl Writer {
         let total = taken.len();
         let first_pos = g.next_pos();
         let start = FrameWriter::begin(&mut self.buf, first_pos, total as u32);
-        let mut records = Vec::with_capacity(total);
+        let mut records = counterfoil_core::store::OutcomeRecords::with_capacity(total);
         let mut k = at.record;
         for (i, w) in unit.iter().enumerate() {
             let found = looked.stream(at.write + i, idx, &w.stream);
@@ -796,7 +796,7 @@ impl Writer {
                 ids.insert_unique(fp, i, |&j| rs[j as usize].fp);
                 records.push(RecordOutcome {
                     id: new.id,
-                    stream: w.stream.clone(),
+                    stream: w.stream.as_str().into(),
                     revision,
                     position,
                     hash,

@@ -61,7 +61,7 @@ impl Store for Prefixed {
         let mut o = self.store.append_multi(unit).await?;
         for r in &mut o.records {
             if let Some(s) = r.stream.strip_prefix(&self.prefix) {
-                r.stream = s.to_string();
+                r.stream = s.into();
             }
         }
         Ok(o)
