@@ -375,57 +375,31 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
     }
 }
 
-impl ser::SerializeSeq for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
+/// The serde traits whose items are written one after the other, header written up
+/// front: `$method` serializes the next one.
+macro_rules! items {
+    ($($trait:ident::$method:ident),*) => {$(
+        impl ser::$trait for Items<'_, '_> {
+            type Ok = ();
+            type Error = Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        value.serialize(&mut *self.w)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+                value.serialize(&mut *self.w)
+            }
 
-    fn end(self) -> Result<()> {
-        Ok(())
-    }
+            fn end(self) -> Result<()> {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        value.serialize(&mut *self.w)
-    }
-
-    fn end(self) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        value.serialize(&mut *self.w)
-    }
-
-    fn end(self) -> Result<()> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        value.serialize(&mut *self.w)
-    }
-
-    fn end(self) -> Result<()> {
-        Ok(())
-    }
-}
+items!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Items<'_, '_> {
     type Ok = ();
@@ -444,50 +418,34 @@ impl ser::SerializeMap for Items<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Fields<'_, '_> {
-    type Ok = ();
-    type Error = Error;
+/// A struct's fields, by value or as [`ABSENT`] (a plain struct and an enum's struct
+/// variant alike).
+macro_rules! fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Fields<'_, '_> {
+            type Ok = ();
+            type Error = Error;
 
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        self.count += 1;
-        value.serialize(&mut *self.w)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                _key: &'static str,
+                value: &T,
+            ) -> Result<()> {
+                self.count += 1;
+                value.serialize(&mut *self.w)
+            }
 
-    fn skip_field(&mut self, _key: &'static str) -> Result<()> {
-        self.count += 1;
-        self.w.buf.push(ABSENT);
-        Ok(())
-    }
+            fn skip_field(&mut self, _key: &'static str) -> Result<()> {
+                self.count += 1;
+                self.w.buf.push(ABSENT);
+                Ok(())
+            }
 
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
+            fn end(self) -> Result<()> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Fields<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        self.count += 1;
-        value.serialize(&mut *self.w)
-    }
-
-    fn skip_field(&mut self, _key: &'static str) -> Result<()> {
-        self.count += 1;
-        self.w.buf.push(ABSENT);
-        Ok(())
-    }
-
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);

@@ -482,18 +482,17 @@ pub struct StoredRecord {
 }
 
 /// The hashed part of a stored record, in a fixed field order. Its compact MessagePack
-/// encoding ([`crate::compact`]: an array of the fields, without their names) is the
-/// record's canonical bytes.
+/// encoding ([`crate::compact`]: an array of the fields, without their names, the times
+/// as [`NanosTime`]) is the record's canonical bytes; log format 1 wrote it as a map
+/// with field names, the times as [`TextTime`].
 #[derive(Serialize)]
-struct CanonicalRef<'a> {
+struct CanonicalRef<'a, T> {
     position: u64,
     stream: &'a str,
     revision: u64,
     id: &'a Uuid,
-    #[serde(serialize_with = "crate::values::serialize_timestamp_nanos")]
-    occurred_at: Timestamp,
-    #[serde(serialize_with = "crate::values::serialize_timestamp_nanos")]
-    recorded_at: Timestamp,
+    occurred_at: T,
+    recorded_at: T,
     source: &'a str,
     actor: &'a str,
     correlation_id: &'a Option<Text>,
@@ -501,24 +500,22 @@ struct CanonicalRef<'a> {
     record: &'a RecordBody,
 }
 
-/// [`CanonicalRef`] as log format 1 encoded it: a map with field names, the two
-/// times as text. Records a store hashed before format 2 keep their hashes over these
-/// bytes (the KurrentDB adapter's events of metadata version 1).
-#[derive(Serialize)]
-struct CanonicalNamedRef<'a> {
-    position: u64,
-    stream: &'a str,
-    revision: u64,
-    id: &'a Uuid,
-    #[serde(serialize_with = "crate::values::serialize_timestamp")]
-    occurred_at: Timestamp,
-    #[serde(serialize_with = "crate::values::serialize_timestamp")]
-    recorded_at: Timestamp,
-    source: &'a str,
-    actor: &'a str,
-    correlation_id: &'a Option<Text>,
-    schema_version: u16,
-    record: &'a RecordBody,
+/// A time as [`crate::values::serialize_timestamp_nanos`] writes it (format 2).
+struct NanosTime(Timestamp);
+
+impl Serialize for NanosTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::values::serialize_timestamp_nanos(&self.0, s)
+    }
+}
+
+/// A time as [`crate::values::serialize_timestamp`] writes it (format 1).
+struct TextTime(Timestamp);
+
+impl Serialize for TextTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::values::serialize_timestamp(&self.0, s)
+    }
 }
 
 #[derive(Deserialize)]
@@ -607,22 +604,26 @@ impl StoredRecord {
         self.body.record_type()
     }
 
-    /// Appends the canonical bytes (everything but `hash`) to `buf`.
-    pub fn encode_canonical(&self, buf: &mut Vec<u8>) -> Result<(), crate::error::StoreError> {
-        let c = CanonicalRef {
+    /// The hashed fields, with the times as `time` makes them.
+    fn canonical_ref<T>(&self, time: fn(Timestamp) -> T) -> CanonicalRef<'_, T> {
+        CanonicalRef {
             position: self.position,
             stream: &self.stream,
             revision: self.revision,
             id: &self.id,
-            occurred_at: self.occurred_at,
-            recorded_at: self.recorded_at,
+            occurred_at: time(self.occurred_at),
+            recorded_at: time(self.recorded_at),
             source: &self.source,
             actor: &self.actor,
             correlation_id: &self.correlation_id,
             schema_version: self.schema_version,
             record: &self.body,
-        };
-        crate::compact::write(buf, &c)
+        }
+    }
+
+    /// Appends the canonical bytes (everything but `hash`) to `buf`.
+    pub fn encode_canonical(&self, buf: &mut Vec<u8>) -> Result<(), crate::error::StoreError> {
+        crate::compact::write(buf, &self.canonical_ref(NanosTime))
             .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))
     }
 
@@ -634,32 +635,18 @@ impl StoredRecord {
         &self,
         buf: &mut Vec<u8>,
     ) -> Result<(), crate::error::StoreError> {
-        let c = CanonicalNamedRef {
-            position: self.position,
-            stream: &self.stream,
-            revision: self.revision,
-            id: &self.id,
-            occurred_at: self.occurred_at,
-            recorded_at: self.recorded_at,
-            source: &self.source,
-            actor: &self.actor,
-            correlation_id: &self.correlation_id,
-            schema_version: self.schema_version,
-            record: &self.body,
-        };
-        c.serialize(&mut rmp_serde::Serializer::new(buf).with_struct_map())
+        self.canonical_ref(TextTime)
+            .serialize(&mut rmp_serde::Serializer::new(buf).with_struct_map())
             .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))
     }
 
     /// Rebuilds a record from its canonical bytes and its stored hash. The hash is
     /// not checked here; `verify` recomputes the chains.
     pub fn decode_canonical(bytes: &[u8], hash: Hash) -> Result<Self, crate::error::StoreError> {
-        if let Some(record) = Self::decode_canonical_layout(bytes, hash) {
-            return Ok(record);
+        match Self::decode_canonical_layout(bytes, hash) {
+            Some(record) => Ok(record),
+            None => Self::decode_canonical_general(bytes, hash),
         }
-        let c: CanonicalOwned = crate::msgpack::from_slice(bytes)
-            .map_err(|e| crate::error::StoreError::Encoding(e.to_string()))?;
-        Ok(c.into_stored(hash))
     }
 
     /// The canonical bytes read field by field in their one layout, with the

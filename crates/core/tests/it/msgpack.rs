@@ -92,6 +92,27 @@ fn damaged_bytes_never_decode_to_something_the_general_reader_refuses() {
     }
 }
 
+/// An enum of every variant shape serde has.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum E {
+    Unit,
+    New(u32),
+    Tuple(u8, String),
+    Struct { a: Option<u16>, b: Vec<i8> },
+}
+
+fn every_variant() -> Vec<E> {
+    vec![
+        E::Unit,
+        E::New(7),
+        E::Tuple(1, "t".into()),
+        E::Struct {
+            a: Some(300),
+            b: vec![-1, 2],
+        },
+    ]
+}
+
 #[test]
 fn the_reader_answers_generic_requests_like_the_general_one() {
     use serde_json::{Value, json};
@@ -123,13 +144,6 @@ fn the_reader_answers_generic_requests_like_the_general_one() {
     }
     // Options, unit enums, enums with data, tuples and byte strings as rmp_serde writes them.
     #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-    enum E {
-        Unit,
-        New(u32),
-        Tuple(u8, String),
-        Struct { a: Option<u16>, b: Vec<i8> },
-    }
-    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     struct S {
         e: Vec<E>,
         t: (u8, i64),
@@ -157,15 +171,7 @@ fn the_reader_answers_generic_requests_like_the_general_one() {
         }
     }
     let s = S {
-        e: vec![
-            E::Unit,
-            E::New(7),
-            E::Tuple(1, "t".into()),
-            E::Struct {
-                a: Some(300),
-                b: vec![-1, 2],
-            },
-        ],
+        e: every_variant(),
         t: (9, -9),
         o: Some(Some(3)),
         raw: vec![0, 1, 2, 255],
@@ -287,13 +293,6 @@ fn the_compact_writer_writes_what_rmp_serde_writes_where_no_field_is_left_out() 
     }
     // Structs as arrays, enums and byte strings, as rmp_serde's default writes them.
     #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-    enum E {
-        Unit,
-        New(u32),
-        Tuple(u8, String),
-        Struct { a: Option<u16>, b: Vec<i8> },
-    }
-    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     struct S {
         e: Vec<E>,
         t: (u8, i64),
@@ -301,15 +300,7 @@ fn the_compact_writer_writes_what_rmp_serde_writes_where_no_field_is_left_out() 
         uuid: uuid::Uuid,
     }
     let s = S {
-        e: vec![
-            E::Unit,
-            E::New(7),
-            E::Tuple(1, "t".into()),
-            E::Struct {
-                a: Some(300),
-                b: vec![-1, 2],
-            },
-        ],
+        e: every_variant(),
         t: (9, -9),
         o: Some(Some(3)),
         uuid: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef),
