@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::future::Future;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -189,6 +189,8 @@ pub fn print_summary(report: &Report, format: Format, what: &str) -> anyhow::Res
 /// Lines as read, before parsing.
 struct RawChunk {
     first_line: u64,
+    /// How many lines `text` holds (the last one may lack its `\n`).
+    lines: usize,
     text: Vec<u8>,
     /// How far through the source this chunk ends (bytes for a file, lines for a demo).
     progress: u64,
@@ -414,29 +416,23 @@ fn read_source(
     match source {
         Source::File { path, .. } => {
             let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            let mut reader = BufReader::with_capacity(1 << 20, file);
+            let mut cutter = LineCutter::new(file, chunk_lines);
             let mut line = 0u64;
             let mut offset = 0u64;
             loop {
                 let mut text = buffer(1 << 20);
-                let first_line = line + 1;
-                let mut n = 0;
-                while n < chunk_lines {
-                    let read = reader
-                        .read_until(b'\n', &mut text)
-                        .with_context(|| format!("reading {} after line {line}", path.display()))?;
-                    if read == 0 {
-                        break;
-                    }
-                    offset += read as u64;
-                    n += 1;
-                    line += 1;
-                }
-                if n == 0 {
+                let lines = cutter
+                    .next_chunk(&mut text)
+                    .with_context(|| format!("reading {} after line {line}", path.display()))?;
+                if lines == 0 {
                     return Ok(());
                 }
+                let first_line = line + 1;
+                line += lines as u64;
+                offset += text.len() as u64;
                 let chunk = RawChunk {
                     first_line,
+                    lines,
                     text,
                     progress: offset,
                     expectations: None,
@@ -464,6 +460,7 @@ fn read_source(
                 line += expectations.len() as u64;
                 let chunk = RawChunk {
                     first_line,
+                    lines: expectations.len(),
                     text,
                     progress: line,
                     expectations: Some(expectations),
@@ -471,6 +468,74 @@ fn read_source(
                 if !send(chunk) {
                     return Ok(());
                 }
+            }
+        }
+    }
+}
+
+/// Most bytes asked of the source per read: what a chunk reads past its last line is
+/// copied to the next chunk, so reads are kept small against a chunk (about 1.3 MB
+/// for 4,096 lines of a demo file).
+const READ_BLOCK: usize = 256 << 10;
+
+/// Cuts a byte source into chunks of a given number of lines. It reads large blocks
+/// straight into the chunk's buffer and moves the bytes past the chunk's last line
+/// to the next one, instead of copying every line out of a `BufReader` (a line is
+/// `\n`-terminated, or the source's last bytes when they lack one).
+struct LineCutter<R> {
+    source: R,
+    chunk_lines: usize,
+    /// Bytes read past the end of the last chunk.
+    carry: Vec<u8>,
+    at_end: bool,
+}
+
+impl<R: std::io::Read> LineCutter<R> {
+    fn new(source: R, chunk_lines: usize) -> Self {
+        Self {
+            source,
+            chunk_lines: chunk_lines.max(1),
+            carry: Vec::new(),
+            at_end: false,
+        }
+    }
+
+    /// Fills `text` (emptied first) with the next chunk; returns its number of lines,
+    /// 0 at the end of the source.
+    fn next_chunk(&mut self, text: &mut Vec<u8>) -> std::io::Result<usize> {
+        text.clear();
+        text.append(&mut self.carry);
+        let mut lines = 0usize;
+        let mut scanned = 0usize;
+        loop {
+            for newline in memchr::memchr_iter(b'\n', &text[scanned..]) {
+                lines += 1;
+                if lines == self.chunk_lines {
+                    let end = scanned + newline + 1;
+                    self.carry.extend_from_slice(&text[end..]);
+                    text.truncate(end);
+                    return Ok(lines);
+                }
+            }
+            scanned = text.len();
+            if self.at_end {
+                if text.last().is_some_and(|&b| b != b'\n') {
+                    lines += 1;
+                }
+                return Ok(lines);
+            }
+            // Into the buffer's room where it has some (a recycled buffer's pages are
+            // already in memory), else into new room.
+            if text.capacity() - text.len() < 4096 {
+                text.reserve(READ_BLOCK);
+            }
+            let room = (text.capacity() - text.len()).min(READ_BLOCK);
+            let read = std::io::Read::read_to_end(
+                &mut std::io::Read::take(&mut self.source, room as u64),
+                text,
+            )?;
+            if read == 0 {
+                self.at_end = true;
             }
         }
     }
@@ -524,7 +589,7 @@ fn parse_worker(
 /// Parses a chunk's lines; leaves its text for the caller to reuse.
 fn parse_chunk(raw: &mut RawChunk) -> ParsedChunk {
     // Records are large: sized once, the vector never moves them to grow.
-    let lines = memchr::memchr_iter(b'\n', &raw.text).count() + 1;
+    let lines = raw.lines;
     let mut records = Vec::with_capacity(lines);
     let mut record_lines = Vec::with_capacity(lines);
     let mut bad = Vec::new();
@@ -811,10 +876,104 @@ mod tests {
     fn raw(text: &str, first_line: u64) -> RawChunk {
         RawChunk {
             first_line,
+            lines: text.lines().count(),
             text: text.as_bytes().to_vec(),
             progress: 0,
             expectations: None,
         }
+    }
+
+    /// A source that hands out at most `step` bytes per read.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// Every chunk the cutter gives, with its line count.
+    fn cut(source: &[u8], chunk_lines: usize, step: usize) -> Vec<(String, usize)> {
+        let mut cutter = LineCutter::new(
+            Trickle {
+                bytes: source,
+                step,
+            },
+            chunk_lines,
+        );
+        let mut chunks = Vec::new();
+        loop {
+            let mut text = b"left over from the last use".to_vec();
+            let lines = cutter.next_chunk(&mut text).unwrap();
+            if lines == 0 {
+                assert!(text.is_empty());
+                return chunks;
+            }
+            chunks.push((String::from_utf8(text).unwrap(), lines));
+        }
+    }
+
+    #[test]
+    fn the_line_cutter_gives_chunks_of_whole_lines_however_the_source_is_read() {
+        let sources = [
+            "",
+            "\n",
+            "one",
+            "one\n",
+            "one\ntwo\nthree\n",
+            "one\ntwo\nthree",
+            "a\n\n\nb\r\nc\n\n",
+        ];
+        for source in sources {
+            let lines: Vec<&str> = source.split_inclusive('\n').collect();
+            for chunk_lines in [1, 2, 3, 10] {
+                let expected: Vec<(String, usize)> = lines
+                    .chunks(chunk_lines)
+                    .map(|c| (c.concat(), c.len()))
+                    .collect();
+                for step in [1, 2, 5, 1 << 20] {
+                    assert_eq!(
+                        cut(source.as_bytes(), chunk_lines, step),
+                        expected,
+                        "{source:?} in chunks of {chunk_lines} lines, read {step} bytes at a time"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_line_cutter_carries_lines_longer_than_a_read_block() {
+        let long = "x".repeat(READ_BLOCK * 2 + 17);
+        let source = format!("{long}\nshort\n{long}");
+        let chunks = cut(source.as_bytes(), 1, 1 << 20);
+        assert_eq!(
+            chunks,
+            vec![
+                (format!("{long}\n"), 1),
+                ("short\n".to_string(), 1),
+                (long.clone(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_read_error_reaches_the_caller() {
+        struct Failing;
+        impl std::io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("the disk is gone"))
+            }
+        }
+        let mut cutter = LineCutter::new(Failing, 4);
+        let e = cutter.next_chunk(&mut Vec::new()).unwrap_err();
+        assert_eq!(e.to_string(), "the disk is gone");
     }
 
     const RECORD: &str = r#"{"id":"0193a000-0000-7000-8000-000000000001","type":"link.clicked","occurred_at":"2026-11-21T19:04:05Z","source":"s","actor":"a","data":{"link_id":"L1","visitor_id":"v1"}}"#;

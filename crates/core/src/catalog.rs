@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::record::NewRecord;
+use crate::shared_data::SharedData;
 use crate::values::{Amount, Currency, Id, Text, Timestamp};
 
 /// A person as carried by a ticket: buyer, transfer recipient, initial owner.
@@ -591,31 +592,31 @@ macro_rules! catalog {
 
 catalog! {
     public {
-    PerformanceScheduled = "performance.scheduled" => Box<PerformanceScheduled>,
-    DefinitionCreated = "definition.created" => Box<DefinitionCreated>,
-    DefinitionUpdated = "definition.updated" => Box<DefinitionUpdated>,
+    PerformanceScheduled = "performance.scheduled" => SharedData<PerformanceScheduled>,
+    DefinitionCreated = "definition.created" => SharedData<DefinitionCreated>,
+    DefinitionUpdated = "definition.updated" => SharedData<DefinitionUpdated>,
     DefinitionDeleted = "definition.deleted" => DefinitionDeleted,
-    LinkCreated = "link.created" => Box<LinkCreated>,
+    LinkCreated = "link.created" => SharedData<LinkCreated>,
     LinkClicked = "link.clicked" => LinkClicked,
-    TicketPurchased = "ticket.purchased" => Box<TicketPurchased>,
+    TicketPurchased = "ticket.purchased" => SharedData<TicketPurchased>,
     TicketRedeemed = "ticket.redeemed" => TicketRedeemed,
     TicketUnredeemed = "ticket.unredeemed" => TicketRef,
     TicketRefunded = "ticket.refunded" => TicketRefunded,
     TicketInvalidated = "ticket.invalidated" => TicketInvalidated,
     TicketRevalidated = "ticket.revalidated" => TicketRef,
-    TicketTransferred = "ticket.transferred" => Box<TicketTransferred>,
+    TicketTransferred = "ticket.transferred" => SharedData<TicketTransferred>,
     TicketRescheduled = "ticket.rescheduled" => TicketRescheduled,
     TicketShared = "ticket.shared" => TicketShared,
-    TicketInjected = "ticket.injected" => Box<TicketInjected>,
+    TicketInjected = "ticket.injected" => SharedData<TicketInjected>,
     TicketDelivered = "ticket.delivered" => TicketRef,
     TicketDownloaded = "ticket.downloaded" => TicketRef,
     TicketActivated = "ticket.activated" => TicketRef,
     TicketControlled = "ticket.controlled" => TicketRef,
     TicketKeptByOwner = "ticket.kept_by_owner" => TicketRef,
     TicketDeleted = "ticket.deleted" => TicketDeleted,
-    PaymentCaptured = "payment.captured" => Box<PaymentCaptured>,
-    PaymentRefunded = "payment.refunded" => Box<PaymentRefunded>,
-    OwnerRegistered = "owner.registered" => Box<OwnerRegistered>,
+    PaymentCaptured = "payment.captured" => SharedData<PaymentCaptured>,
+    PaymentRefunded = "payment.refunded" => SharedData<PaymentRefunded>,
+    OwnerRegistered = "owner.registered" => SharedData<OwnerRegistered>,
     OwnerConsentChanged = "owner.consent_changed" => OwnerConsentChanged,
     }
     internal {

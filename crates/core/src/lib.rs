@@ -14,6 +14,7 @@ pub mod msgpack;
 pub mod record;
 pub mod rules;
 pub mod schema;
+pub mod shared_data;
 pub mod store;
 pub mod values;
 
@@ -21,6 +22,7 @@ pub use catalog::{RecordBody, RecordType};
 pub use chain::{Chain, Verdict};
 pub use error::{FieldError, Refusal, RefusalReason, StoreError};
 pub use record::{Hash, NewRecord, StoredRecord};
+pub use shared_data::SharedData;
 pub use store::{
     AppendOutcome, AppendUnit, BatchSubscription, ExpectedRevision, Position, RecordBatch,
     RecordOutcome, Store, StreamWrite, Subscription, UnitOutcome,

@@ -3,6 +3,7 @@
 //! a purchase that would otherwise be accepted, so the only fault is the one named.
 
 use counterfoil_core::RecordBody;
+use counterfoil_core::SharedData;
 use serde_json::{Value, json};
 
 use crate::DemoLine;
@@ -30,7 +31,7 @@ impl Sim {
             source: "ticketure".into(),
             actor: "partner-feed".into(),
             correlation_id: None,
-            body: RecordBody::TicketPurchased(Box::new(purchase)),
+            body: RecordBody::TicketPurchased(SharedData::new(purchase)),
         };
         let mut value = serde_json::to_value(&record).unwrap_or(Value::Null);
         let (field, line) = match variant {

@@ -2,6 +2,7 @@
 //! definition has room, the purchase records of an order and its payment, and consent
 //! changes of registered owners.
 
+use counterfoil_core::SharedData;
 use counterfoil_core::catalog::{
     Channel, Fees, OwnerConsentChanged, OwnerRegistered, PaymentCaptured, Seat, TicketPurchased,
 };
@@ -50,7 +51,7 @@ impl Sim {
             t,
             CRM,
             None,
-            RecordBody::OwnerRegistered(Box::new(registered)),
+            RecordBody::OwnerRegistered(SharedData::new(registered)),
             expect,
         );
         if expect.is_none() {
@@ -219,7 +220,7 @@ impl Sim {
                 t + i64::from(i),
                 origin,
                 Some(&order_id),
-                RecordBody::TicketPurchased(Box::new(purchased)),
+                RecordBody::TicketPurchased(SharedData::new(purchased)),
                 None,
             );
             total += face - discount;
@@ -276,7 +277,7 @@ impl Sim {
                 t + i64::from(count) + 2,
                 PAYMENTS,
                 Some(&order_id),
-                RecordBody::PaymentCaptured(Box::new(captured)),
+                RecordBody::PaymentCaptured(SharedData::new(captured)),
                 None,
             );
             for no in &bought {

@@ -2,6 +2,7 @@
 //! tracking links, planning its sales (orders, clicks that lead to orders, definition
 //! changes) and its close; and the definition changes themselves.
 
+use counterfoil_core::SharedData;
 use counterfoil_core::catalog::{
     DefinitionCreated, DefinitionDeleted, DefinitionUpdated, LinkClicked, LinkCreated, LinkScope,
     PerformanceScheduled, PriceOption, Pricing,
@@ -52,7 +53,7 @@ impl Sim {
             t,
             ADMIN,
             None,
-            RecordBody::PerformanceScheduled(Box::new(scheduled)),
+            RecordBody::PerformanceScheduled(SharedData::new(scheduled)),
             None,
         );
 
@@ -63,7 +64,7 @@ impl Sim {
                 t + 60 * (i as i64 + 1),
                 ADMIN,
                 None,
-                RecordBody::DefinitionCreated(Box::new(created)),
+                RecordBody::DefinitionCreated(SharedData::new(created)),
                 None,
             );
         }
@@ -277,7 +278,7 @@ impl Sim {
             at,
             MARKETING,
             None,
-            RecordBody::LinkCreated(Box::new(created)),
+            RecordBody::LinkCreated(SharedData::new(created)),
             None,
         );
         link_id
@@ -370,11 +371,13 @@ impl Sim {
             Change::Delete => RecordBody::DefinitionDeleted(DefinitionDeleted {
                 definition_id: def_id,
             }),
-            Change::Capacity(c) => RecordBody::DefinitionUpdated(Box::new(DefinitionUpdated {
-                capacity: Some(Some(c)),
-                ..empty_update(def_id)
-            })),
-            Change::Price(c) => RecordBody::DefinitionUpdated(Box::new(DefinitionUpdated {
+            Change::Capacity(c) => {
+                RecordBody::DefinitionUpdated(SharedData::new(DefinitionUpdated {
+                    capacity: Some(Some(c)),
+                    ..empty_update(def_id)
+                }))
+            }
+            Change::Price(c) => RecordBody::DefinitionUpdated(SharedData::new(DefinitionUpdated {
                 pricing: Some(Pricing::Fixed { price: cents(c) }),
                 sale_ends_at: self.rng.gen_bool(0.2).then_some(None),
                 ..empty_update(def_id)

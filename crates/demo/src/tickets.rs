@@ -2,6 +2,7 @@
 //! wallet steps, transfers, shares, refunds, invalidations, reschedules, scans at the
 //! gate, deletion), each checked against the ticket's state when its time comes.
 
+use counterfoil_core::SharedData;
 use counterfoil_core::catalog::{
     PaymentRefunded, TicketDeleted, TicketInjected, TicketInvalidated, TicketRedeemed, TicketRef,
     TicketRefunded, TicketRescheduled, TicketShared, TicketTransferred,
@@ -164,7 +165,7 @@ impl Sim {
                     t,
                     WALLET,
                     None,
-                    RecordBody::TicketInjected(Box::new(injected)),
+                    RecordBody::TicketInjected(SharedData::new(injected)),
                     None,
                 );
                 if let Some(ticket) = self.world.tickets.get_mut(&no) {
@@ -342,7 +343,7 @@ impl Sim {
             t,
             WALLET,
             None,
-            RecordBody::TicketTransferred(Box::new(transferred)),
+            RecordBody::TicketTransferred(SharedData::new(transferred)),
             None,
         );
         if let Some(tk) = self.world.tickets.get_mut(&no) {
@@ -415,7 +416,7 @@ impl Sim {
                 t + 5,
                 PAYMENTS,
                 correlation,
-                RecordBody::PaymentRefunded(Box::new(refunded)),
+                RecordBody::PaymentRefunded(SharedData::new(refunded)),
                 None,
             );
         }

@@ -148,13 +148,13 @@ pub(crate) fn head(buf: &mut Vec<u8>, position: u64, stream: &str, revision: u64
 mod tests {
     use super::*;
     use counterfoil_core::catalog::{Person, TicketPurchased, TicketRef};
-    use counterfoil_core::{Hash, Id, StoredRecord, StreamWrite};
+    use counterfoil_core::{Hash, Id, SharedData, StoredRecord, StreamWrite};
 
     fn records() -> Vec<NewRecord> {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T19:04:05.123456789+01:00")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        let purchase = RecordBody::TicketPurchased(Box::new(TicketPurchased {
+        let purchase = RecordBody::TicketPurchased(SharedData::new(TicketPurchased {
             ticket_id: Id::new("T-1").unwrap(),
             order_id: Id::new("O-1").unwrap(),
             order_number: Some("42".into()),

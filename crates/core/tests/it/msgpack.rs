@@ -4,6 +4,7 @@
 //! `rmp_serde` wherever `rmp_serde` can read the bytes, and damaged bytes are refused
 //! without panicking.
 
+use counterfoil_core::SharedData;
 use counterfoil_core::{Hash, NewRecord, RecordType, StoredRecord};
 
 use crate::records_doc::{doc, examples};
@@ -406,7 +407,7 @@ fn a_cleared_and_an_unchanged_value_stay_apart_in_a_stored_record() {
             source: "s".into(),
             actor: "a".into(),
             correlation_id: None,
-            body: RecordBody::DefinitionUpdated(Box::new(DefinitionUpdated {
+            body: RecordBody::DefinitionUpdated(SharedData::new(DefinitionUpdated {
                 definition_id: counterfoil_core::Id::new("D-1").unwrap(),
                 name: None,
                 group: None,

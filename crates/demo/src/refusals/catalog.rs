@@ -2,6 +2,7 @@
 //! malformed line and the id conflict: each sends a record that breaks exactly one rule
 //! (setting up what it needs first), and locks what the refusal depends on.
 
+use counterfoil_core::SharedData;
 use counterfoil_core::catalog::{
     DefinitionCreated, DefinitionDeleted, DefinitionUpdated, LinkClicked, LinkCreated, LinkScope,
     OwnerConsentChanged, PaymentRefunded, PerformanceScheduled, Pricing,
@@ -50,7 +51,7 @@ impl Sim {
         };
         self.push_refused(
             ADMIN,
-            RecordBody::PerformanceScheduled(Box::new(scheduled)),
+            RecordBody::PerformanceScheduled(SharedData::new(scheduled)),
             RefusalReason::PerformanceExists,
         );
         true
@@ -78,7 +79,7 @@ impl Sim {
             at,
             ADMIN,
             None,
-            RecordBody::DefinitionCreated(Box::new(created)),
+            RecordBody::DefinitionCreated(SharedData::new(created)),
             None,
         );
         let p = self.world.perfs.get_mut(&pno)?;
@@ -126,7 +127,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, code);
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(Box::new(purchase)),
+            RecordBody::TicketPurchased(SharedData::new(purchase)),
             RefusalReason::DefinitionDeleted,
         );
         true
@@ -166,7 +167,7 @@ impl Sim {
         };
         self.push_refused(
             ADMIN,
-            RecordBody::DefinitionUpdated(Box::new(updated)),
+            RecordBody::DefinitionUpdated(SharedData::new(updated)),
             RefusalReason::CapacityBelowHeld,
         );
         self.lock_definition(pno, def, true);
@@ -197,7 +198,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, code);
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(Box::new(purchase)),
+            RecordBody::TicketPurchased(SharedData::new(purchase)),
             RefusalReason::TicketExists,
         );
         true
@@ -235,7 +236,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, code);
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(Box::new(purchase)),
+            RecordBody::TicketPurchased(SharedData::new(purchase)),
             RefusalReason::SoldOut,
         );
         self.lock_definition(pno, def, true);
@@ -267,7 +268,7 @@ impl Sim {
         };
         self.push_refused(
             ADMIN,
-            RecordBody::DefinitionCreated(Box::new(created)),
+            RecordBody::DefinitionCreated(SharedData::new(created)),
             reason,
         );
         true
@@ -287,7 +288,7 @@ impl Sim {
         created.name = format!("{} (copy)", created.name).into();
         self.push_refused(
             ADMIN,
-            RecordBody::DefinitionCreated(Box::new(created)),
+            RecordBody::DefinitionCreated(SharedData::new(created)),
             reason,
         );
         true
@@ -300,7 +301,7 @@ impl Sim {
         let purchase = self.scenario_purchase(ticket_id, def_id, "EUR");
         self.push_refused(
             BOX_OFFICE,
-            RecordBody::TicketPurchased(Box::new(purchase)),
+            RecordBody::TicketPurchased(SharedData::new(purchase)),
             reason,
         );
         true
@@ -328,7 +329,7 @@ impl Sim {
         };
         self.push_refused(
             MARKETING,
-            RecordBody::LinkCreated(Box::new(created)),
+            RecordBody::LinkCreated(SharedData::new(created)),
             reason,
         );
         true
@@ -368,7 +369,7 @@ impl Sim {
         };
         self.push_refused(
             PAYMENTS,
-            RecordBody::PaymentRefunded(Box::new(refunded)),
+            RecordBody::PaymentRefunded(SharedData::new(refunded)),
             reason,
         );
         true

@@ -2,6 +2,7 @@
 //! the rule needs, sends the record that breaks it, and freezes the ticket so the
 //! refusal still holds when the file is imported again.
 
+use counterfoil_core::SharedData;
 use counterfoil_core::catalog::{
     TicketDeleted, TicketInjected, TicketInvalidated, TicketRedeemed, TicketRef, TicketRescheduled,
     TicketShared, TicketTransferred,
@@ -77,7 +78,7 @@ impl Sim {
             at,
             WALLET,
             None,
-            RecordBody::TicketInjected(Box::new(injected)),
+            RecordBody::TicketInjected(SharedData::new(injected)),
             expect,
         );
         if expect.is_none()
@@ -225,7 +226,7 @@ impl Sim {
         };
         self.push_refused(
             WALLET,
-            RecordBody::TicketTransferred(Box::new(transferred)),
+            RecordBody::TicketTransferred(SharedData::new(transferred)),
             reason,
         );
         self.freeze(no);
