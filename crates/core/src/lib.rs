@@ -16,6 +16,7 @@ pub mod rules;
 pub mod schema;
 pub mod shared_data;
 pub mod store;
+mod stored_body;
 pub mod values;
 
 pub use catalog::{RecordBody, RecordType};

@@ -150,17 +150,7 @@ impl<'de> Cursor<'de> {
 
     /// A `bin` of exactly `N` bytes.
     pub(crate) fn bin<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let r = &mut self.0;
-        let len = match r.byte().ok()? {
-            0xc4 => usize::from(r.byte().ok()?),
-            0xc5 => usize::from(r.u16().ok()?),
-            0xc6 => r.u32().ok()? as usize,
-            _ => return None,
-        };
-        if len != N {
-            return None;
-        }
-        r.array().ok()
+        self.bin_bytes()?.try_into().ok()
     }
 
     /// Any value through serde, read as [`from_slice`] would read it at nesting
@@ -168,6 +158,57 @@ impl<'de> Cursor<'de> {
     pub(crate) fn value<T: de::Deserialize<'de>>(&mut self, depth: u16) -> Option<T> {
         self.0.depth = depth;
         T::deserialize(&mut self.0).ok()
+    }
+
+    /// Where the next read starts, for [`Cursor::seek`].
+    pub(crate) fn offset(&self) -> usize {
+        self.0.at
+    }
+
+    /// Reads next from `offset` (one [`Cursor::offset`] gave).
+    pub(crate) fn seek(&mut self, offset: usize) {
+        self.0.at = offset;
+    }
+
+    /// Steps over a field left out ([`crate::compact::ABSENT`]) or `nil`: true when it
+    /// did, false when another value is next.
+    pub(crate) fn skip_absent_or_nil(&mut self) -> Option<bool> {
+        let m = self.0.peek().ok()?;
+        if m == crate::compact::ABSENT || m == 0xc0 {
+            self.0.at += 1;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// Steps over a field left out ([`crate::compact::ABSENT`]): true when it did.
+    pub(crate) fn skip_absent(&mut self) -> Option<bool> {
+        if self.0.peek().ok()? == crate::compact::ABSENT {
+            self.0.at += 1;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// A boolean.
+    pub(crate) fn bool(&mut self) -> Option<bool> {
+        match self.0.byte().ok()? {
+            0xc2 => Some(false),
+            0xc3 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a `bin`.
+    pub(crate) fn bin_bytes(&mut self) -> Option<&'de [u8]> {
+        let r = &mut self.0;
+        let len = match r.byte().ok()? {
+            0xc4 => usize::from(r.byte().ok()?),
+            0xc5 => usize::from(r.u16().ok()?),
+            0xc6 => r.u32().ok()? as usize,
+            _ => return None,
+        };
+        r.take(len).ok()
     }
 
     /// True when every byte was read.

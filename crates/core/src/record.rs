@@ -669,7 +669,14 @@ impl StoredRecord {
         let actor = c.str()?;
         let correlation_id = c.opt_str()?;
         let schema_version = c.uint()?;
-        let body = c.value::<RecordBody>(1)?;
+        let body_at = c.offset();
+        let body = match crate::stored_body::read(&mut c) {
+            Some(body) => body,
+            None => {
+                c.seek(body_at);
+                c.value::<RecordBody>(1)?
+            }
+        };
         if !c.at_end() {
             return None;
         }
