@@ -198,7 +198,8 @@ impl Projector for LinkAttribution {
                 });
             }
             body => {
-                if let Some(id) = body.ticket_id()
+                if TicketLife::is_changed_by(body)
+                    && let Some(id) = body.ticket_id()
                     && let Some(sale) = self
                         .tickets
                         .get(id.as_str())

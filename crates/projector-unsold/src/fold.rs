@@ -230,6 +230,9 @@ impl Projector for UnsoldCounts {
                 }
             }
             body => {
+                if !TicketLife::is_changed_by(body) {
+                    return;
+                }
                 let Some(id) = body.ticket_id() else {
                     return;
                 };

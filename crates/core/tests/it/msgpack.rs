@@ -509,3 +509,41 @@ fn the_canonical_bytes_of_format_1_are_a_map_with_names_that_both_readers_read_b
         assert_eq!(reference, stored);
     }
 }
+
+/// `Lifecycle::is_changed_by` is false only for records after which `apply` leaves
+/// every lifecycle as it was (read models skip the ticket's lookup for those).
+#[test]
+fn a_lifecycle_is_changed_only_by_the_records_that_say_so() {
+    use counterfoil_core::rules::Lifecycle;
+    let bodies: Vec<_> = sealed().into_iter().map(|(r, _)| r.body).collect();
+    // Lifecycles reached by every sequence of up to three example records.
+    let mut lives = vec![Lifecycle::default()];
+    for _ in 0..3 {
+        let next: Vec<Lifecycle> = lives
+            .iter()
+            .flat_map(|l| {
+                bodies.iter().map(move |b| {
+                    let mut l = *l;
+                    l.apply(b);
+                    l
+                })
+            })
+            .collect();
+        lives.extend(next);
+        lives.sort_by_key(|l| format!("{l:?}"));
+        lives.dedup();
+    }
+    for body in &bodies {
+        let changes = lives.iter().any(|l| {
+            let mut after = *l;
+            after.apply(body);
+            after != *l
+        });
+        assert_eq!(
+            Lifecycle::is_changed_by(body),
+            changes,
+            "{:?}",
+            body.record_type()
+        );
+    }
+}
