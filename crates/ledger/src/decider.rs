@@ -722,9 +722,12 @@ impl Decider {
         let found = self.lookup(jobs).await;
         let mut deferred = Vec::new();
 
-        let mut units: Vec<AppendUnit> = Vec::new();
-        let mut unit_records: Vec<Vec<Placed>> = Vec::new();
-        let mut in_batch: HashMap<Uuid, Placed> = HashMap::default();
+        // Sized for every record accepted: growing them was a few per cent of deciding.
+        let records: usize = jobs.iter().map(|w| w.job.records.len()).sum();
+        let mut units: Vec<AppendUnit> = Vec::with_capacity(records);
+        let mut unit_records: Vec<Vec<Placed>> = Vec::with_capacity(records);
+        let mut in_batch: HashMap<Uuid, Placed> =
+            HashMap::with_capacity_and_hasher(records, Default::default());
         let mut provisional: Vec<Provisional> = Vec::new();
         let mut batch_dups: Vec<BatchDuplicate> = Vec::new();
         let mut reservations: Vec<Option<StreamWrite>> = Vec::new();
@@ -1145,9 +1148,10 @@ impl Decider {
     /// Finds which ids of the undecided records are already stored, with one batched
     /// lookup (an id never seen before is the common case).
     async fn lookup(&self, jobs: &[Work]) -> Found {
-        let mut ids = Vec::new();
+        let records: usize = jobs.iter().map(|w| w.job.records.len()).sum();
+        let mut ids = Vec::with_capacity(records);
         let mut seen: std::collections::HashSet<Uuid, foldhash::fast::RandomState> =
-            Default::default();
+            std::collections::HashSet::with_capacity_and_hasher(records, Default::default());
         for w in jobs.iter().filter(|w| !w.is_done()) {
             for (r, record) in w.job.records.iter().enumerate() {
                 if (w.atomic || w.results[r].is_none()) && seen.insert(record.id) {
