@@ -5,9 +5,13 @@
 //! they cost sixteen bytes and one allocation each, for millions of tickets; packed,
 //! they cost one pointer and one allocation in all, and fold faster.
 //!
-//! Layout: for each field in order, a LEB128 length + 1 (0 = absent) then the bytes;
-//! trailing absent fields are left out, so an all-absent value allocates nothing.
-//! Serialized as the list of fields, so the encoding on disk does not depend on it.
+//! Layout: for each field in order, its length + 1 (0 = absent) in base-64 digits,
+//! least significant first, each digit one ASCII byte (`0x40 | digit` when more
+//! digits follow, `digit` for the last), then the bytes; trailing absent fields are
+//! left out, so an all-absent value allocates nothing. The lengths being ASCII, the
+//! whole is UTF-8 text: a field is a slice of it, found without checking its bytes
+//! again (writing a state file lists every field of every ticket). Serialized as the
+//! list of fields, so the encoding on disk does not depend on it.
 
 use std::fmt;
 
@@ -15,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An immutable tuple of optional strings.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Packed(Box<[u8]>);
+pub struct Packed(Box<str>);
 
 impl Packed {
     /// Packs the fields in order, into one allocation of the exact size (a rebuild
@@ -36,7 +40,7 @@ impl Packed {
                 size += 1;
             }
         }
-        let mut buf = Vec::with_capacity(kept);
+        let mut buf = String::with_capacity(kept);
         for field in fields {
             if buf.len() == kept {
                 break;
@@ -45,11 +49,11 @@ impl Packed {
                 None => push_len(&mut buf, 0),
                 Some(s) => {
                     push_len(&mut buf, s.len() as u64 + 1);
-                    buf.extend_from_slice(s.as_bytes());
+                    buf.push_str(s);
                 }
             }
         }
-        Self(buf.into_boxed_slice())
+        Self(buf.into_boxed_str())
     }
 
     /// Field `i`, `None` when absent (or beyond the packed fields).
@@ -59,7 +63,7 @@ impl Packed {
 
     /// Every packed field in order (trailing absent fields are not listed).
     pub fn fields(&self) -> impl Iterator<Item = Option<&str>> {
-        let mut rest: &[u8] = &self.0;
+        let mut rest: &str = &self.0;
         std::iter::from_fn(move || {
             if rest.is_empty() {
                 return None;
@@ -70,9 +74,9 @@ impl Packed {
                 return Some(None);
             }
             let n = usize::try_from(len - 1).ok()?;
-            let (bytes, after) = (after.get(..n)?, after.get(n..)?);
+            let (field, after) = (after.get(..n)?, after.get(n..)?);
             rest = after;
-            Some(std::str::from_utf8(bytes).ok())
+            Some(Some(field))
         })
     }
 
@@ -82,29 +86,34 @@ impl Packed {
     }
 }
 
-/// The bytes [`push_len`] writes for `v`.
+/// Bits of a length per digit.
+const DIGIT_BITS: u32 = 6;
+/// Set in every digit but the last.
+const MORE: u8 = 0x40;
+
+/// The digits [`push_len`] writes for `v`.
 fn len_size(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(DIGIT_BITS as usize)
 }
 
-fn push_len(buf: &mut Vec<u8>, mut v: u64) {
+fn push_len(buf: &mut String, mut v: u64) {
     loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
+        let digit = (v & 0x3f) as u8;
+        v >>= DIGIT_BITS;
         if v == 0 {
-            buf.push(byte);
+            buf.push(char::from(digit));
             return;
         }
-        buf.push(byte | 0x80);
+        buf.push(char::from(digit | MORE));
     }
 }
 
-fn read_len(bytes: &[u8]) -> Option<(u64, &[u8])> {
+fn read_len(text: &str) -> Option<(u64, &str)> {
     let mut v = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, bytes.get(i + 1..)?));
+    for (i, &b) in text.as_bytes().iter().enumerate().take(11) {
+        v |= u64::from(b & 0x3f) << (DIGIT_BITS as usize * i);
+        if b & MORE == 0 {
+            return Some((v, text.get(i + 1..)?));
         }
     }
     None
@@ -141,6 +150,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fields_of_many_bytes_per_character_come_back_whole() {
+        let fields = [Some("Zoë"), None, Some("東京 ドーム"), Some("🎟️")];
+        let p = Packed::new(fields);
+        assert_eq!(p.fields().collect::<Vec<_>>(), fields);
+    }
+
+    #[test]
     fn packs_and_unpacks() {
         let long = "x".repeat(300);
         let p = Packed::new([Some("a"), None, Some(""), Some(long.as_str()), None]);
@@ -158,15 +174,15 @@ mod tests {
 
     /// The layout written field by field into a growing buffer, as the module
     /// describes it: what `Packed::new` must give in one exact allocation.
-    fn reference(fields: &[Option<&str>]) -> Vec<u8> {
-        let mut buf = Vec::new();
+    fn reference(fields: &[Option<&str>]) -> String {
+        let mut buf = String::new();
         let mut kept = 0;
         for field in fields {
             match field {
                 None => push_len(&mut buf, 0),
                 Some(s) => {
                     push_len(&mut buf, s.len() as u64 + 1);
-                    buf.extend_from_slice(s.as_bytes());
+                    buf.push_str(s);
                     kept = buf.len();
                 }
             }
@@ -177,7 +193,7 @@ mod tests {
 
     #[test]
     fn packs_the_layout_in_one_allocation_of_the_exact_size() {
-        let sizes = [0usize, 1, 126, 127, 128, 16_383, 16_384, 20_000];
+        let sizes = [0usize, 1, 62, 63, 64, 4_095, 4_096, 20_000];
         let texts: Vec<String> = sizes.iter().map(|&n| "y".repeat(n)).collect();
         for a in [None, Some(0), Some(3), Some(5)] {
             for b in [None, Some(2), Some(7)] {
@@ -187,7 +203,7 @@ mod tests {
                         .map(|i| i.map(|i: usize| texts[i].as_str()))
                         .collect();
                     let p = Packed::new(fields.iter().copied());
-                    assert_eq!(&*p.0, reference(&fields).as_slice(), "{fields:?}");
+                    assert_eq!(&*p.0, reference(&fields).as_str(), "{fields:?}");
                     // Serialized as the list of its fields up to the last present one.
                     let listed: Vec<Option<&str>> = p.fields().collect();
                     let last = fields
@@ -205,10 +221,12 @@ mod tests {
                 }
             }
         }
-        for v in [1u64, 127, 128, 16_383, 16_384, u64::MAX] {
-            let mut buf = Vec::new();
+        for v in [0u64, 1, 63, 64, 4_095, 4_096, 262_144, u64::MAX] {
+            let mut buf = String::new();
             push_len(&mut buf, v);
             assert_eq!(len_size(v), buf.len(), "{v}");
+            assert!(buf.is_ascii());
+            assert_eq!(read_len(&buf), Some((v, "")), "{v}");
         }
     }
 }
