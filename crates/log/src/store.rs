@@ -47,23 +47,35 @@ impl Shared {
         from: u64,
         max: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.read_range_into(from, max, Vec::new())
+    }
+
+    /// [`Shared::read_range`] into `out`, emptied first.
+    fn read_range_into(
+        &self,
+        from: u64,
+        max: usize,
+        mut out: Vec<StoredRecord>,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
         self.check_open()?;
+        out.clear();
         let to = from.saturating_add(max as u64);
         let plan = plan_range(&self.index(), from, to);
-        let mut out = Vec::with_capacity(max.min(1 << 16));
+        out.reserve(max.min(1 << 16));
         self.files
             .read_frames(&plan, |p| p >= from && p < to, &mut out)?;
         Ok(out)
     }
 
-    /// [`Shared::read_range`] on the blocking pool.
+    /// [`Shared::read_range_into`] on the blocking pool.
     async fn read_range_blocking(
         self: &Arc<Self>,
         from: u64,
         max: usize,
+        out: Vec<StoredRecord>,
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let shared = self.clone();
-        tokio::task::spawn_blocking(move || shared.read_range(from, max))
+        tokio::task::spawn_blocking(move || shared.read_range_into(from, max, out))
             .await
             .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
@@ -80,7 +92,8 @@ impl Shared {
         let records = if end - from <= FOLLOW_INLINE {
             self.read_range(from, CATCH_UP_CHUNK)?
         } else {
-            self.read_range_blocking(from, CATCH_UP_CHUNK).await?
+            self.read_range_blocking(from, CATCH_UP_CHUNK, Vec::new())
+                .await?
         };
         if records.first().map(|r| r.position) != Some(from) {
             return Err(StoreError::Corrupt {
@@ -260,7 +273,19 @@ impl Store for Log {
     }
 
     async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError> {
-        self.inner.shared.read_range_blocking(from, max).await
+        self.inner
+            .shared
+            .read_range_blocking(from, max, Vec::new())
+            .await
+    }
+
+    async fn read_all_into(
+        &self,
+        from: Position,
+        max: usize,
+        buf: Vec<StoredRecord>,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.inner.shared.read_range_blocking(from, max, buf).await
     }
 
     async fn find_by_id(&self, id: Uuid) -> Result<Option<StoredRecord>, StoreError> {

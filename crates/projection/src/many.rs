@@ -2,8 +2,8 @@
 //! models reads (and decodes) each record once, not four times.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use counterfoil_core::{Store, StoredRecord};
@@ -13,6 +13,35 @@ use crate::{ProjectionError, Result};
 
 /// Records read per `read_all` call.
 pub(crate) const READ_CHUNK: usize = 4096;
+
+/// Chunk vectors kept for reuse: the chunks in flight (queued for the projections
+/// and read ahead) and a few more.
+const KEEP_CHUNKS: usize = 16;
+
+/// Chunk vectors folded into every projection, emptied and handed back for the next
+/// reads to fill ([`Store::read_all_into`]): a chunk of 4,096 records is about 1.1 MB,
+/// and fresh memory for every chunk costs a page fault per 4 KiB.
+#[derive(Clone, Default)]
+struct Recycler(Arc<Mutex<Vec<Vec<StoredRecord>>>>);
+
+impl Recycler {
+    fn take(&self) -> Vec<StoredRecord> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Empties `chunk` (on the calling thread) and keeps it, up to [`KEEP_CHUNKS`].
+    fn give(&self, mut chunk: Vec<StoredRecord>) {
+        chunk.clear();
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < KEEP_CHUNKS {
+            kept.push(chunk);
+        }
+    }
+}
 
 /// A [`Projection`](crate::Projection) with its projector type erased, so projections
 /// of different read models can be driven together.
@@ -61,6 +90,7 @@ pub async fn catch_up_all(
         start,
         name,
         &mut Folding::Here(projections),
+        &Recycler::default(),
         progress,
     )
     .await?;
@@ -83,12 +113,14 @@ pub async fn catch_up_threaded(
         return Ok(0);
     };
     let name = projections.first().map_or("", |p| p.name());
-    let mut pool = Pool::start(projections)?;
+    let recycler = Recycler::default();
+    let mut pool = Pool::start(projections, &recycler)?;
     let read = read_into(
         store,
         start,
         name,
         &mut Folding::Threads(&mut pool),
+        &recycler,
         progress,
     )
     .await;
@@ -126,6 +158,7 @@ async fn read_into(
     start: u64,
     name: &'static str,
     folding: &mut Folding<'_, '_>,
+    recycler: &Recycler,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<(u64, u64)> {
     let store_error = |position: u64, source| ProjectionError::Store {
@@ -148,7 +181,7 @@ async fn read_into(
     let depth = if store.dense_positions() { 3 } else { 1 };
     let mut ahead: VecDeque<(u64, Reading<'_>)> = VecDeque::new();
     if next < end {
-        ahead.push_back((next, Reading::start(store, next)));
+        ahead.push_back((next, Reading::start(store, next, recycler.take())));
     }
     while let Some((_, reading)) = ahead.pop_front() {
         let batch = reading.finish().await.map_err(|e| store_error(next, e))?;
@@ -167,7 +200,7 @@ async fn read_into(
             if from >= end {
                 break;
             }
-            let mut reading = Reading::start(store, from);
+            let mut reading = Reading::start(store, from, recycler.take());
             reading.kick().await;
             ahead.push_back((from, reading));
         }
@@ -176,6 +209,7 @@ async fn read_into(
         match folding {
             Folding::Here(projections) => {
                 fold_chunk(projections, &batch);
+                recycler.give(batch);
                 progress(next.saturating_sub(start).min(total), total);
                 for p in projections.iter_mut() {
                     p.persist_if_due().await?;
@@ -210,10 +244,10 @@ struct Worker {
 }
 
 impl Pool {
-    fn start(projections: Vec<Box<dyn DynProjection>>) -> Result<Pool> {
+    fn start(projections: Vec<Box<dyn DynProjection>>, recycler: &Recycler) -> Result<Pool> {
         let mut workers = Vec::with_capacity(projections.len());
         for p in projections {
-            workers.push(Worker::start(p)?);
+            workers.push(Worker::start(p, recycler.clone())?);
         }
         Ok(Pool { workers })
     }
@@ -260,7 +294,7 @@ impl Pool {
 }
 
 impl Worker {
-    fn start(mut p: Box<dyn DynProjection>) -> Result<Worker> {
+    fn start(mut p: Box<dyn DynProjection>, recycler: Recycler) -> Result<Worker> {
         let name = p.name();
         let (queue, mut chunks) =
             tokio::sync::mpsc::channel::<Arc<Vec<StoredRecord>>>(QUEUED_CHUNKS);
@@ -276,7 +310,10 @@ impl Worker {
                         p.apply(record);
                     }
                     progress.store(p.position(), Ordering::Relaxed);
-                    drop(chunk);
+                    // The last projection to fold the chunk hands its vector back.
+                    if let Ok(chunk) = Arc::try_unwrap(chunk) {
+                        recycler.give(chunk);
+                    }
                     if let Err(e) = p.persist_if_due_blocking() {
                         outcome = Err(e);
                         break;
@@ -346,9 +383,9 @@ struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
-    fn start(store: &'a dyn Store, from: u64) -> Self {
+    fn start(store: &'a dyn Store, from: u64, buf: Vec<StoredRecord>) -> Self {
         Self {
-            future: store.read_all(from, READ_CHUNK),
+            future: store.read_all_into(from, READ_CHUNK, buf),
             done: None,
         }
     }

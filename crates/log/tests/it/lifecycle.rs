@@ -218,3 +218,27 @@ async fn bulk_groups_and_small_appends(direct: bool) {
     assert!(log.verify(&mut |_| {}).unwrap().is_ok());
     log.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn reading_into_a_vector_handed_back_fills_that_vector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, _) = open(tmp.path());
+    append_each(&log, "ri-a", 30).await;
+    let whole = log.read_all(5, 20).await.unwrap();
+
+    let mut buf = log.read_all(0, 3).await.unwrap();
+    buf.reserve(64);
+    let (at, capacity) = (buf.as_ptr(), buf.capacity());
+    let again = log.read_all_into(5, 20, buf).await.unwrap();
+    assert_eq!(again, whole, "the same records, the old ones gone");
+    assert_eq!(again.as_ptr(), at, "in the vector handed in");
+    assert_eq!(again.capacity(), capacity);
+
+    let past_end = log.read_all_into(30, 10, again).await.unwrap();
+    assert!(past_end.is_empty());
+    log.close().await.unwrap();
+    assert!(matches!(
+        log.read_all_into(0, 10, past_end).await,
+        Err(StoreError::Closed)
+    ));
+}
