@@ -170,20 +170,10 @@ impl<'de> Cursor<'de> {
         self.0.at = offset;
     }
 
-    /// Steps over a field left out ([`crate::compact::ABSENT`]) or `nil`: true when it
-    /// did, false when another value is next.
-    pub(crate) fn skip_absent_or_nil(&mut self) -> Option<bool> {
-        let m = self.0.peek().ok()?;
-        if m == crate::compact::ABSENT || m == 0xc0 {
-            self.0.at += 1;
-            return Some(true);
-        }
-        Some(false)
-    }
-
-    /// Steps over a field left out ([`crate::compact::ABSENT`]): true when it did.
-    pub(crate) fn skip_absent(&mut self) -> Option<bool> {
-        if self.0.peek().ok()? == crate::compact::ABSENT {
+    /// Steps over `marker` (such as [`crate::compact::ABSENT`] for a field left out, or
+    /// `nil`) if it is next: true when it was.
+    pub(crate) fn skip(&mut self, marker: u8) -> Option<bool> {
+        if self.0.peek().ok()? == marker {
             self.0.at += 1;
             return Some(true);
         }

@@ -15,6 +15,7 @@ use crate::catalog::{
     Channel, Fees, LinkClicked, PaymentCaptured, Person, RecordBody, RecordType, Seat,
     TicketPurchased, TicketRedeemed, TicketRef,
 };
+use crate::compact::ABSENT;
 use crate::msgpack::Cursor;
 use crate::values::{Amount, Currency, Id, Text};
 
@@ -48,6 +49,9 @@ pub(crate) fn read(c: &mut Cursor<'_>) -> Option<RecordBody> {
     Some(body)
 }
 
+/// MessagePack's `nil`.
+const NIL: u8 = 0xc0;
+
 /// A struct of `n` fields starts here (the compact writer writes every field).
 fn fields(c: &mut Cursor<'_>, n: usize) -> Option<()> {
     (c.array_len()? == n).then_some(())
@@ -66,7 +70,7 @@ fn opt<T>(
     c: &mut Cursor<'_>,
     read: impl FnOnce(&mut Cursor<'_>) -> Option<T>,
 ) -> Option<Option<T>> {
-    if c.skip_absent_or_nil()? {
+    if c.skip(ABSENT)? || c.skip(NIL)? {
         return Some(None);
     }
     read(c).map(Some)
@@ -103,7 +107,7 @@ fn redeemed(c: &mut Cursor<'_>) -> Option<TicketRedeemed> {
     Some(TicketRedeemed {
         ticket_id: id(c)?,
         // Left out when false; unlike an optional field, `nil` is no boolean.
-        forced: if c.skip_absent()? { false } else { c.bool()? },
+        forced: if c.skip(ABSENT)? { false } else { c.bool()? },
         gate: opt(c, text)?,
         device: opt(c, text)?,
     })

@@ -719,11 +719,11 @@ impl Decider {
         jobs: &mut [Work],
         writing: &[&HashMap<Uuid, Placed>],
     ) -> (Option<Prepared>, Vec<(usize, usize)>) {
-        let found = self.lookup(jobs).await;
-        let mut deferred = Vec::new();
-
         // Sized for every record accepted: growing them was a few per cent of deciding.
         let records: usize = jobs.iter().map(|w| w.job.records.len()).sum();
+        let found = self.lookup(jobs, records).await;
+        let mut deferred = Vec::new();
+
         let mut units: Vec<AppendUnit> = Vec::with_capacity(records);
         let mut unit_records: Vec<Vec<Placed>> = Vec::with_capacity(records);
         let mut in_batch: HashMap<Uuid, Placed> =
@@ -1146,9 +1146,9 @@ impl Decider {
     }
 
     /// Finds which ids of the undecided records are already stored, with one batched
-    /// lookup (an id never seen before is the common case).
-    async fn lookup(&self, jobs: &[Work]) -> Found {
-        let records: usize = jobs.iter().map(|w| w.job.records.len()).sum();
+    /// lookup (an id never seen before is the common case). `records`, how many records
+    /// the jobs hold, sizes it.
+    async fn lookup(&self, jobs: &[Work], records: usize) -> Found {
         let mut ids = Vec::with_capacity(records);
         let mut seen: std::collections::HashSet<Uuid, foldhash::fast::RandomState> =
             std::collections::HashSet::with_capacity_and_hasher(records, Default::default());

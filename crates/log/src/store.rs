@@ -273,10 +273,7 @@ impl Store for Log {
     }
 
     async fn read_all(&self, from: Position, max: usize) -> Result<Vec<StoredRecord>, StoreError> {
-        self.inner
-            .shared
-            .read_range_blocking(from, max, Vec::new())
-            .await
+        self.read_all_into(from, max, Vec::new()).await
     }
 
     async fn read_all_into(

@@ -51,20 +51,42 @@ pub struct Lifecycle {
     flags: u8,
 }
 
+/// What a record does to a lifecycle: the one list [`Lifecycle::apply`] and
+/// [`Lifecycle::is_changed_by`] both read.
+#[derive(Clone, Copy)]
+enum Effect {
+    Set(u8),
+    Clear(u8),
+    Redeem,
+    Unredeem,
+}
+
+impl Effect {
+    fn of(body: &RecordBody) -> Option<Effect> {
+        use RecordBody as B;
+        Some(match body {
+            B::TicketPurchased(_) => Effect::Set(PURCHASED),
+            B::TicketRedeemed(_) => Effect::Redeem,
+            B::TicketUnredeemed(_) => Effect::Unredeem,
+            B::TicketRefunded(_) => Effect::Set(REFUNDED),
+            B::TicketInvalidated(_) => Effect::Set(INVALIDATED),
+            B::TicketRevalidated(_) => Effect::Clear(INVALIDATED),
+            B::TicketInjected(_) => Effect::Set(INJECTED),
+            B::TicketDeleted(_) => Effect::Set(DELETED),
+            _ => return None,
+        })
+    }
+}
+
 impl Lifecycle {
     /// Folds the ticket-local effect of a `ticket.*` record; other records change nothing.
     pub fn apply(&mut self, body: &RecordBody) {
-        use RecordBody as B;
-        match body {
-            B::TicketPurchased(_) => self.flags |= PURCHASED,
-            B::TicketRedeemed(_) => self.redemptions = self.redemptions.saturating_add(1),
-            B::TicketUnredeemed(_) => self.redemptions = self.redemptions.saturating_sub(1),
-            B::TicketRefunded(_) => self.flags |= REFUNDED,
-            B::TicketInvalidated(_) => self.flags |= INVALIDATED,
-            B::TicketRevalidated(_) => self.flags &= !INVALIDATED,
-            B::TicketInjected(_) => self.flags |= INJECTED,
-            B::TicketDeleted(_) => self.flags |= DELETED,
-            _ => {}
+        match Effect::of(body) {
+            Some(Effect::Set(flag)) => self.flags |= flag,
+            Some(Effect::Clear(flag)) => self.flags &= !flag,
+            Some(Effect::Redeem) => self.redemptions = self.redemptions.saturating_add(1),
+            Some(Effect::Unredeem) => self.redemptions = self.redemptions.saturating_sub(1),
+            None => {}
         }
     }
 
@@ -72,18 +94,7 @@ impl Lifecycle {
     /// that keeps only the lifecycle of a ticket need not look the ticket up for the
     /// others (the wallet steps are about a third of a demo log).
     pub fn is_changed_by(body: &RecordBody) -> bool {
-        use RecordBody as B;
-        matches!(
-            body,
-            B::TicketPurchased(_)
-                | B::TicketRedeemed(_)
-                | B::TicketUnredeemed(_)
-                | B::TicketRefunded(_)
-                | B::TicketInvalidated(_)
-                | B::TicketRevalidated(_)
-                | B::TicketInjected(_)
-                | B::TicketDeleted(_)
-        )
+        Effect::of(body).is_some()
     }
 
     pub fn status(&self) -> TicketStatus {
