@@ -16,7 +16,7 @@ use crate::catalog::{
     TicketPurchased, TicketRedeemed, TicketRef,
 };
 use crate::compact::ABSENT;
-use crate::msgpack::Cursor;
+use crate::msgpack::{Cursor, printable_ascii};
 use crate::values::{Amount, Currency, Id, Text};
 
 /// The data of a record whose type this reads, positioned at the body (the
@@ -57,8 +57,14 @@ fn fields(c: &mut Cursor<'_>, n: usize) -> Option<()> {
     (c.array_len()? == n).then_some(())
 }
 
+/// An id as [`Id::new`] reads it; printable ASCII (nearly every id) needs only its
+/// length checked.
 fn id(c: &mut Cursor<'_>) -> Option<Id> {
-    Id::new(c.str()?).ok()
+    let bytes = c.str_bytes()?;
+    match printable_ascii(bytes) {
+        Some(s) => Id::from_printable_ascii(s),
+        None => Id::new(std::str::from_utf8(bytes).ok()?).ok(),
+    }
 }
 
 fn text(c: &mut Cursor<'_>) -> Option<Text> {

@@ -357,6 +357,12 @@ impl Id {
         Ok(Self(CompactString::new(value)))
     }
 
+    /// [`Id::new`] for a value known to be printable ASCII (no control character,
+    /// one byte per character), which leaves only its length to check.
+    pub(crate) fn from_printable_ascii(value: &str) -> Option<Self> {
+        (!value.is_empty() && value.len() <= MAX_ID_LEN).then(|| Self(CompactString::new(value)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -658,6 +664,18 @@ impl JsonSchema for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_printable_id_is_accepted_and_refused_as_id_new_does() {
+        for len in [0, 1, 24, 25, MAX_ID_LEN, MAX_ID_LEN + 1, 300] {
+            let value = "k".repeat(len);
+            assert_eq!(
+                Id::from_printable_ascii(&value),
+                Id::new(&value).ok(),
+                "{len} characters"
+            );
+        }
+    }
 
     #[test]
     fn control_characters_are_found_in_ascii_and_in_other_text() {

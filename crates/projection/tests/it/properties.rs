@@ -2,7 +2,8 @@
 //! - a projection rebuilt from zero equals the live one fed record by record, with a
 //!   persist/reload (the state file's encoding) in the middle;
 //! - through the runtime and the real store, a projection persisted, reopened and
-//!   caught up equals a clean rebuild;
+//!   caught up equals a clean rebuild, and so does a rebuild of all four together on
+//!   their folding threads;
 //! - the report as of position N (and as of time T) equals the live report captured
 //!   right after record N (at T).
 
@@ -13,7 +14,10 @@ use counterfoil_core::{
     AppendUnit, ExpectedRevision, NewRecord, RecordBody, Store, StoredRecord, StreamWrite,
     Timestamp,
 };
-use counterfoil_projection::{AsOf, Projection, Projector, SyntheticLog, build_as_of, state_file};
+use counterfoil_projection::{
+    AsOf, DynProjection, Projection, Projector, SyntheticLog, build_as_of, rebuild_threaded,
+    state_file,
+};
 use counterfoil_projector_links::{LinkAttribution, LinkQuery};
 use counterfoil_projector_owners::{OwnerQuery, OwnerReport};
 use counterfoil_projector_shared::{Bucket, ShareFilter, SharedTickets};
@@ -278,6 +282,64 @@ proptest! {
                 as_of_equals_live::<OwnerReport>(&*store, &stored, n, at).await?;
                 as_of_equals_live::<LinkAttribution>(&*store, &stored, n, at).await?;
             }
+            log.close().await.unwrap();
+            Ok(())
+        })?;
+    }
+}
+
+/// The state `P` has in `dir` after a rebuild equals the plain fold of `records`.
+async fn persisted_equals_fold<P: Model>(
+    dir: &std::path::Path,
+    store: &Arc<dyn Store>,
+    records: &[StoredRecord],
+) -> Result<(), TestCaseError> {
+    let p = Projection::<P>::open(dir, store.clone()).await.unwrap();
+    prop_assert_eq!(p.position(), records.len() as u64);
+    prop_assert!(
+        p.state() == &fold::<P>(records),
+        "{} rebuilt state differs",
+        P::NAME
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// A rebuild of all four together, each on its folding thread fed the chunks of
+    /// one read, equals their plain folds. The workload is repeated past several read
+    /// chunks, so tickets come back in later chunks (purchased again, stepped again).
+    #[test]
+    fn a_threaded_rebuild_of_all_four_equals_their_plain_folds(steps in steps(120)) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = TempDir::new().unwrap();
+            let (log, store) = open_log(&dir.path().join("log"));
+            let once = records(&steps);
+            let mut bodies = Vec::new();
+            while !once.is_empty() && bodies.len() < 9_000 {
+                bodies.extend(once.iter().cloned());
+            }
+            append_all(&*store, &bodies, 0, 3).await;
+            let stored = read_everything(&*store).await;
+            let state_dir = dir.path().join("state");
+            let list: Vec<Box<dyn DynProjection>> = vec![
+                Box::new(Projection::<SharedTickets>::open(&state_dir, store.clone()).await.unwrap()),
+                Box::new(Projection::<UnsoldCounts>::open(&state_dir, store.clone()).await.unwrap()),
+                Box::new(Projection::<OwnerReport>::open(&state_dir, store.clone()).await.unwrap()),
+                Box::new(Projection::<LinkAttribution>::open(&state_dir, store.clone()).await.unwrap()),
+            ];
+            let read = rebuild_threaded(&*store, list, &mut no_progress()).await.unwrap();
+            prop_assert_eq!(read, stored.len() as u64);
+            persisted_equals_fold::<SharedTickets>(&state_dir, &store, &stored).await?;
+            persisted_equals_fold::<UnsoldCounts>(&state_dir, &store, &stored).await?;
+            persisted_equals_fold::<OwnerReport>(&state_dir, &store, &stored).await?;
+            persisted_equals_fold::<LinkAttribution>(&state_dir, &store, &stored).await?;
             log.close().await.unwrap();
             Ok(())
         })?;
