@@ -125,6 +125,20 @@ impl fmt::Debug for Packed {
     }
 }
 
+impl Packed {
+    /// Writes the fields as [`Serialize`] does through `rmp_serde`.
+    pub fn write(&self, w: &mut crate::state_file::StateWriter) -> Result<(), String> {
+        w.array_len(self.fields().count())?;
+        for field in self.fields() {
+            match field {
+                Some(s) => w.str(s)?,
+                None => w.nil()?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Serialize for Packed {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // The length first: a sequence of unknown length is buffered and copied by

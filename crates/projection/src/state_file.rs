@@ -87,6 +87,9 @@ impl Encoded {
 /// twentieth of a 10,000,000-record rebuild. Chunks are written where they are.
 pub const MAX_CHUNK: usize = 4 << 20;
 
+/// Writes of up to this many bytes are copied without a call to `memcpy`.
+const SMALL_WRITE: usize = 16;
+
 /// The first chunk's size; each next one is twice the last, up to [`MAX_CHUNK`].
 const FIRST_CHUNK: usize = 16 << 10;
 
@@ -118,7 +121,13 @@ impl Write for StateWriter {
         let n = bytes.len();
         self.len += n as u64;
         if self.open.capacity() - self.open.len() >= n {
-            self.open.extend_from_slice(bytes);
+            if n <= SMALL_WRITE {
+                // A marker or a number: copied byte by byte in place, not through a
+                // call to `memcpy` (most of the encoding's writes are this small).
+                self.open.extend(bytes.iter().copied());
+            } else {
+                self.open.extend_from_slice(bytes);
+            }
             return Ok(n);
         }
         while !bytes.is_empty() {
@@ -158,9 +167,84 @@ impl StateWriter {
     /// Appends the header of an array (or of a positional struct) of `len` items.
     pub fn array_len(&mut self, len: usize) -> Result<(), String> {
         let len = u32::try_from(len).map_err(|_| format!("{len} items is too many"))?;
-        rmp::encode::write_array_len(self, len)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        match len {
+            0..16 => self.fixed([0x90 | len as u8]),
+            16..65_536 => self.marked(0xdc, (len as u16).to_be_bytes()),
+            _ => self.marked(0xdd, len.to_be_bytes()),
+        }
+    }
+
+    /// Appends an unsigned integer as `rmp_serde` encodes any unsigned type (the
+    /// fewest bytes).
+    pub fn uint(&mut self, v: u64) -> Result<(), String> {
+        match v {
+            0..128 => self.fixed([v as u8]),
+            128..256 => self.fixed([0xcc, v as u8]),
+            256..65_536 => self.marked(0xcd, (v as u16).to_be_bytes()),
+            65_536..4_294_967_296 => self.marked(0xce, (v as u32).to_be_bytes()),
+            _ => self.marked(0xcf, v.to_be_bytes()),
+        }
+    }
+
+    /// Appends a signed integer as `rmp_serde` encodes any signed type.
+    pub fn sint(&mut self, v: i64) -> Result<(), String> {
+        match v {
+            0.. => self.uint(v.unsigned_abs()),
+            -32..=-1 => self.fixed((v as i8).to_be_bytes()),
+            -128..=-33 => self.marked(0xd0, (v as i8).to_be_bytes()),
+            -32_768..=-129 => self.marked(0xd1, (v as i16).to_be_bytes()),
+            -2_147_483_648..=-32_769 => self.marked(0xd2, (v as i32).to_be_bytes()),
+            _ => self.marked(0xd3, v.to_be_bytes()),
+        }
+    }
+
+    /// Appends a string.
+    pub fn str(&mut self, v: &str) -> Result<(), String> {
+        match u32::try_from(v.len()) {
+            Ok(n @ 0..32) => self.fixed([0xa0 | n as u8])?,
+            Ok(n @ 32..256) => self.fixed([0xd9, n as u8])?,
+            Ok(n @ 256..65_536) => self.marked(0xda, (n as u16).to_be_bytes())?,
+            Ok(n) => self.marked(0xdb, n.to_be_bytes())?,
+            Err(_) => return Err(format!("a string of {} bytes is too long", v.len())),
+        }
+        self.put(v.as_bytes())
+    }
+
+    /// Appends a byte string (`serialize_bytes`).
+    pub fn bytes(&mut self, v: &[u8]) -> Result<(), String> {
+        match u32::try_from(v.len()) {
+            Ok(n @ 0..256) => self.fixed([0xc4, n as u8])?,
+            Ok(n @ 256..65_536) => self.marked(0xc5, (n as u16).to_be_bytes())?,
+            Ok(n) => self.marked(0xc6, n.to_be_bytes())?,
+            Err(_) => return Err(format!("{} bytes are too many", v.len())),
+        }
+        self.put(v)
+    }
+
+    /// Appends `nil`: `None`, `()`.
+    pub fn nil(&mut self) -> Result<(), String> {
+        self.fixed([0xc0])
+    }
+
+    /// A marker and the bytes after it. Every write here is of a length known when
+    /// compiling, so it is a few moves, not a call to copy.
+    fn marked<const N: usize>(&mut self, marker: u8, bytes: [u8; N]) -> Result<(), String> {
+        self.fixed([marker])?;
+        self.fixed(bytes)
+    }
+
+    #[inline]
+    fn fixed<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), String> {
+        if self.open.capacity() - self.open.len() >= N {
+            self.open.extend_from_slice(&bytes);
+            self.len += N as u64;
+            return Ok(());
+        }
+        self.put(&bytes)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.write_all(bytes).map_err(|e| e.to_string())
     }
 
     /// Appends the items of `slices`, one after the other, as one sequence: the bytes
@@ -170,6 +254,18 @@ impl StateWriter {
         &mut self,
         slices: &[&[T]],
         parts: usize,
+    ) -> Result<(), String> {
+        self.seq_parallel_with(slices, parts, |item, w| w.value(item))
+    }
+
+    /// [`StateWriter::seq_parallel`] with each item written by `encode`, which must
+    /// write the bytes [`StateWriter::value`] would (a projector's own encoder for the
+    /// bulk of its state, without serde's calls per field).
+    pub fn seq_parallel_with<T: Sync>(
+        &mut self,
+        slices: &[&[T]],
+        parts: usize,
+        encode_item: impl Fn(&T, &mut StateWriter) -> Result<(), String> + Sync,
     ) -> Result<(), String> {
         let total: usize = slices.iter().map(|s| s.len()).sum();
         self.array_len(total)?;
@@ -192,12 +288,13 @@ impl StateWriter {
                 rest = tail;
             }
         }
+        let encode_item = &encode_item;
         let encode = |piece: &[&[T]]| -> Result<StateWriter, String> {
             let mut w = StateWriter::default();
             piece
                 .iter()
                 .flat_map(|s| s.iter())
-                .try_for_each(|item| w.value(item))?;
+                .try_for_each(|item| encode_item(item, &mut w))?;
             Ok(w)
         };
         if pieces.len() <= 1 {
@@ -205,7 +302,7 @@ impl StateWriter {
                 .iter()
                 .flatten()
                 .flat_map(|s| s.iter())
-                .try_for_each(|item| self.value(item));
+                .try_for_each(|item| encode_item(item, self));
         }
         let mut rest = pieces.iter().map(Vec::as_slice);
         let first = rest.next().unwrap_or_default();
@@ -535,6 +632,87 @@ fn write_parts_at(f: &File, parts: &[&[u8]], mut offset: u64) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `write` puts in a fresh writer, and what `reference` puts in a `Vec`.
+    fn both(
+        write: impl FnOnce(&mut StateWriter) -> Result<(), String>,
+        reference: impl FnOnce(&mut Vec<u8>),
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut w = StateWriter::default();
+        write(&mut w).unwrap();
+        let mut expected = Vec::new();
+        reference(&mut expected);
+        (w.finish_chunks().concat(), expected)
+    }
+
+    #[test]
+    fn each_value_is_written_as_rmp_writes_it_at_every_width() {
+        let edges = |limit: u64| [limit.saturating_sub(1), limit, limit.saturating_add(1)];
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            u64::from(u32::MAX),
+        ]
+        .into_iter()
+        .flat_map(edges)
+        .chain([u64::MAX])
+        {
+            let (got, want) = both(
+                |w| w.uint(v),
+                |b| {
+                    rmp::encode::write_uint(b, v).unwrap();
+                },
+            );
+            assert_eq!(got, want, "uint {v}");
+            for v in [v as i64, (v as i64).wrapping_neg(), -(v as i64 >> 1)] {
+                let (got, want) = both(
+                    |w| w.sint(v),
+                    |b| {
+                        rmp::encode::write_sint(b, v).unwrap();
+                    },
+                );
+                assert_eq!(got, want, "sint {v}");
+            }
+        }
+        for v in [i64::MIN, i64::MAX, -32, -33, -128, -129, -32_768, -32_769] {
+            let (got, want) = both(
+                |w| w.sint(v),
+                |b| {
+                    rmp::encode::write_sint(b, v).unwrap();
+                },
+            );
+            assert_eq!(got, want, "sint {v}");
+        }
+        for len in [0, 1, 15, 16, 31, 32, 255, 256, 65_535, 65_536, 70_000] {
+            let text = "x".repeat(len);
+            let (got, want) = both(
+                |w| w.str(&text),
+                |b| rmp::encode::write_str(b, &text).unwrap(),
+            );
+            assert_eq!(got, want, "a string of {len} bytes");
+            let (got, want) = both(
+                |w| w.bytes(text.as_bytes()),
+                |b| rmp::encode::write_bin(b, text.as_bytes()).unwrap(),
+            );
+            assert_eq!(got, want, "a byte string of {len}");
+            let (got, want) = both(
+                |w| w.array_len(len),
+                |b| {
+                    rmp::encode::write_array_len(b, len as u32).unwrap();
+                },
+            );
+            assert_eq!(got, want, "an array of {len}");
+        }
+        let (got, want) = both(|w| w.nil(), |b| rmp::encode::write_nil(b).unwrap());
+        assert_eq!(got, want);
+        assert_eq!(got, rmp_serde::to_vec(&None::<u8>).unwrap());
+    }
 
     fn sample() -> Vec<u8> {
         let e = encode(

@@ -22,6 +22,14 @@ fn join<E: serde::de::Error>((secs, nanos): (i64, u32)) -> Result<Timestamp, E> 
 pub mod compact {
     use super::*;
 
+    /// Writes `t` as [`serialize`] does through `rmp_serde`.
+    pub fn write(t: &Timestamp, w: &mut crate::state_file::StateWriter) -> Result<(), String> {
+        let (secs, nanos) = split(t);
+        w.array_len(2)?;
+        w.sint(secs)?;
+        w.uint(u64::from(nanos))
+    }
+
     pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         split(t).serialize(s)
     }
@@ -34,6 +42,17 @@ pub mod compact {
 /// `Option<Timestamp>` as nil or `[seconds, nanoseconds]`.
 pub mod compact_opt {
     use super::*;
+
+    /// Writes `t` as [`serialize`] does through `rmp_serde`.
+    pub fn write(
+        t: &Option<Timestamp>,
+        w: &mut crate::state_file::StateWriter,
+    ) -> Result<(), String> {
+        match t {
+            Some(t) => super::compact::write(t, w),
+            None => w.nil(),
+        }
+    }
 
     pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
         t.as_ref().map(split).serialize(s)

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use counterfoil_core::Timestamp;
 use counterfoil_core::catalog::{OwnerRegistered, Person};
+use counterfoil_projection::state_file::StateWriter;
 use counterfoil_projection::{Packed, time};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,11 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct PersonState(Packed);
 
 impl PersonState {
+    /// Writes the person as its `Serialize` does through `rmp_serde`.
+    pub fn write(&self, w: &mut StateWriter) -> Result<(), String> {
+        self.0.write(w)
+    }
+
     pub fn from_person(p: &Person) -> Self {
         Self(Packed::new([
             p.customer_id.as_ref().map(|c| c.as_str()),

@@ -664,13 +664,68 @@ fn the_state_encoded_in_pieces_has_the_bytes_of_its_derived_encoding() {
     );
     for i in 0..101 {
         let def = if i % 2 == 0 { "D1" } else { "D2" };
-        buy(&mut g, "2026-10-01T10:00:00Z", &format!("T{i}"), def, ann());
+        let ticket = format!("T{i}");
+        if i % 10 == 1 {
+            // A seat, no customer id, and prices written as text (too many digits for
+            // the packed form) or packed in each width.
+            let price = match i {
+                1 => "0.00".to_string(),
+                11 => "123456789012345678901234.5".to_string(),
+                _ => format!("{}.{}", 7u64.pow(i as u32 / 4), i),
+            };
+            g.rec(
+                "2026-10-01T10:00:00.123456789Z",
+                "ticket.purchased",
+                json!({"ticket_id": ticket, "order_id": "O-seated", "definition_id": def,
+                       "ticket_type": "Child", "buyer": person("kid@example.com"),
+                       "face_price": price, "price_paid": price, "currency": "CHF",
+                       "channel": "pos",
+                       "seat": {"section": "A", "row": "3", "seat": format!("{i}"),
+                                "entrance": "Nord \u{e9}st"}}),
+            );
+        } else {
+            buy(&mut g, "2026-10-01T10:00:00Z", &ticket, def, ann());
+        }
         if i % 3 == 0 {
             transfer(
                 &mut g,
                 "2026-10-02T10:00:00Z",
-                &format!("T{i}"),
+                &ticket,
                 person("b@example.com"),
+            );
+        }
+        if i % 5 == 0 {
+            g.rec(
+                "2026-10-02T11:00:00Z",
+                "ticket.injected",
+                json!({"ticket_id": ticket, "initial_owner":
+                       {"email": "bob@example.com", "first_name": "Bob", "last_name": "Ray"}}),
+            );
+        }
+        if i % 7 == 0 {
+            for (n, ty) in [
+                "ticket.delivered",
+                "ticket.downloaded",
+                "ticket.activated",
+                "ticket.controlled",
+                "ticket.kept_by_owner",
+                "ticket.redeemed",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                g.rec(
+                    &format!("2026-10-0{}T12:00:00Z", n + 3),
+                    ty,
+                    json!({"ticket_id": ticket}),
+                );
+            }
+        }
+        if i % 13 == 0 {
+            g.rec(
+                "1969-12-31T23:59:59Z",
+                "ticket.deleted",
+                json!({"ticket_id": ticket, "reason": "duplicate"}),
             );
         }
     }
