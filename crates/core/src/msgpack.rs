@@ -235,23 +235,29 @@ pub(crate) fn printable_ascii(bytes: &[u8]) -> Option<&str> {
     Some(s)
 }
 
-/// Whether every byte is in `0x20..=0x7e`.
+/// Whether every byte is in `0x20..=0x7e`. The bytes after the last whole word are
+/// checked as the last eight bytes (overlapping words already checked), or one by
+/// one in a string shorter than a word: no copy of a variable length.
 fn all_printable(bytes: &[u8]) -> bool {
+    let word = |at: &[u8]| <[u8; 8]>::try_from(at).map(u64::from_le_bytes);
     let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let Ok(word) = <[u8; 8]>::try_from(word) else {
-            return false;
-        };
-        if !printable_word(u64::from_le_bytes(word)) {
-            return false;
+    for w in &mut words {
+        match word(w) {
+            Ok(w) if printable_word(w) => {}
+            _ => return false,
         }
     }
-    let rest = words.remainder();
-    let mut last = [b' '; 8];
-    if let Some(head) = last.get_mut(..rest.len()) {
-        head.copy_from_slice(rest);
+    if words.remainder().is_empty() {
+        return true;
     }
-    printable_word(u64::from_le_bytes(last))
+    match bytes
+        .len()
+        .checked_sub(8)
+        .and_then(|from| bytes.get(from..))
+    {
+        Some(last) => word(last).is_ok_and(printable_word),
+        None => bytes.iter().all(|b| (0x20..=0x7e).contains(b)),
+    }
 }
 
 /// Whether each of the eight bytes of `w` is in `0x20..=0x7e`. With `t` a byte's low
