@@ -521,9 +521,9 @@ impl Amount {
                 bytes.len()
             ));
         }
-        let mut be = [0u8; 8];
-        be[8 - bytes.len()..].copy_from_slice(bytes);
-        Amount::from_packed(u64::from_be_bytes(be))
+        // Shifted in byte by byte: a copy of a variable length is a call.
+        let packed = bytes.iter().fold(0u64, |n, b| n << 8 | u64::from(*b));
+        Amount::from_packed(packed)
     }
 
     /// The amount [`Amount::packed`] gave `packed`.
@@ -816,6 +816,40 @@ mod tests {
         assert!(Id::new("x".repeat(129)).is_err());
         assert!(Id::new("x".repeat(128)).is_ok());
         assert!(Id::new("a\nb").is_err());
+    }
+
+    #[test]
+    fn packed_amounts_come_back_from_their_fewest_bytes_at_every_width() {
+        for text in [
+            "0",
+            "0.01",
+            "25.00",
+            "31.9",
+            "32",
+            "255.000001",
+            "8192",
+            "65535.5",
+            "2097151.99",
+            "123456789.123456",
+            "288230376151711743",
+        ] {
+            let amount: Amount = text.parse().unwrap();
+            let packed = amount.packed().unwrap();
+            let bytes = packed.to_be_bytes();
+            let skip = (packed.leading_zeros() / 8).min(7) as usize;
+            let back = Amount::from_packed_bytes(&bytes[skip..]).unwrap();
+            assert_eq!(back.to_string(), amount.to_string(), "{text}");
+        }
+        assert!(Amount::from_packed_bytes(&[]).is_err());
+        assert!(Amount::from_packed_bytes(&[1; 9]).is_err());
+        assert!(
+            Amount::from_packed_bytes(&[0, 9]).is_err(),
+            "a leading zero byte"
+        );
+        assert!(
+            Amount::from_packed_bytes(&[7]).is_err(),
+            "seven decimal places"
+        );
     }
 
     #[test]
