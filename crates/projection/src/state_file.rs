@@ -538,14 +538,16 @@ pub(crate) fn write_atomic(
     path: &Path,
     parts: &[&[u8]],
 ) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
-    write_atomic_split(path, parts, PARALLEL_WRITE_BYTES)
+    write_atomic_split(path, parts, PARALLEL_WRITE_BYTES, EARLY_FLUSH_BYTES)
 }
 
-/// [`write_atomic`], with two writing threads from `parallel_from` bytes on.
+/// [`write_atomic`], with two writing threads from `parallel_from` bytes on and a
+/// [`Flusher`] from `flush_from` bytes on.
 fn write_atomic_split(
     path: &Path,
     parts: &[&[u8]],
     parallel_from: usize,
+    flush_from: usize,
 ) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -557,29 +559,38 @@ fn write_atomic_split(
         let p = p.to_path_buf();
         move |e| (op, p, e)
     }
-    let mut f = File::create(&tmp).map_err(at("create", &tmp))?;
-    match split_for_writers(parts, parallel_from) {
+    let f = File::create(&tmp).map_err(at("create", &tmp))?;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let flusher = if total >= flush_from {
+        Some(Flusher::start(&f).map_err(at("fsync", &tmp))?)
+    } else {
+        None
+    };
+    let kick = flusher.as_ref().map(Flusher::kicker);
+    let written = match split_for_writers(parts, parallel_from) {
         Some((first, second, offset)) => {
             // Two threads copy into the page cache at once: for a state of hundreds
             // of megabytes the copy is most of the write, and one core would do it
             // while the other waits.
             let f = &f;
+            let theirs_kick = kick.clone();
             let (a, b) = std::thread::scope(|s| {
-                let other = s.spawn(move || write_parts_at(f, second, offset));
-                let mine = write_parts_at(f, first, 0);
+                let other = s.spawn(move || write_parts_at(f, second, offset, theirs_kick));
+                let mine = write_parts_at(f, first, 0, kick);
                 let theirs = other
                     .join()
                     .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked")));
                 (mine, theirs)
             });
-            a.and(b).map_err(at("write", &tmp))?;
+            a.and(b)
         }
-        None => {
-            for part in parts {
-                f.write_all(part).map_err(at("write", &tmp))?;
-            }
-        }
-    }
+        None => write_parts_at(&f, parts, 0, kick),
+    };
+    // The flusher stops before anything else happens to the file, whatever the
+    // writes gave; an error it met is the write's (a failed sync is never retried).
+    let flushed = flusher.map_or(Ok(()), Flusher::finish);
+    written.map_err(at("write", &tmp))?;
+    flushed.map_err(at("fsync", &tmp))?;
     f.sync_all().map_err(at("fsync", &tmp))?;
     drop(f);
     fs::rename(&tmp, path).map_err(at("rename into place", path))?;
@@ -595,6 +606,59 @@ fn write_atomic_split(
 
 /// A file at least this large is written by two threads.
 const PARALLEL_WRITE_BYTES: usize = 64 << 20;
+
+/// A file at least this large has its written parts sent to the disk while the rest
+/// is written ([`Flusher`]).
+const EARLY_FLUSH_BYTES: usize = 16 << 20;
+
+/// Syncs a file being written, on a thread of its own, each time a writer says it
+/// wrote a part: the disk writes the first parts while the next are copied into the
+/// page cache, and the final `fsync` finds little left to write. It was about 15 ms
+/// of a 0.5 s rebuild of 1,000,000 records (the owner report's 39 MB) and 140 ms of
+/// a 5 s rebuild of 10,000,000, with every core idle. It only starts the writes
+/// early: the file is synced whole afterwards as before, and an error any of its
+/// syncs meets fails the write (it would not be reported again).
+struct Flusher {
+    kick: Option<std::sync::mpsc::Sender<()>>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Flusher {
+    fn start(f: &File) -> std::io::Result<Flusher> {
+        let file = f.try_clone()?;
+        let (kick, kicks) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("flush state".into())
+            .spawn(move || {
+                while kicks.recv().is_ok() {
+                    // Parts written while the last sync ran are synced together.
+                    while kicks.try_recv().is_ok() {}
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Flusher {
+            kick: Some(kick),
+            thread,
+        })
+    }
+
+    /// What a writer calls after each part (it may be cloned for another writer).
+    fn kicker(&self) -> std::sync::mpsc::Sender<()> {
+        match &self.kick {
+            Some(k) => k.clone(),
+            None => std::sync::mpsc::channel().0,
+        }
+    }
+
+    /// Waits for the sync under way, if any; the first error of any sync.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.kick = None;
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the flushing thread panicked")))
+    }
+}
 
 /// The parts before a split, the parts after it, and the offset of the second run.
 type Split<'a, 'b> = (&'a [&'b [u8]], &'a [&'b [u8]], u64);
@@ -619,12 +683,22 @@ fn split_for_writers<'a, 'b>(parts: &'a [&'b [u8]], parallel_from: usize) -> Opt
     None
 }
 
-/// Writes `parts` one after the other into `f` from `offset` on.
-fn write_parts_at(f: &File, parts: &[&[u8]], mut offset: u64) -> std::io::Result<()> {
+/// Writes `parts` one after the other into `f` from `offset` on, kicking the
+/// [`Flusher`] (if any) after each.
+fn write_parts_at(
+    f: &File,
+    parts: &[&[u8]],
+    mut offset: u64,
+    kick: Option<std::sync::mpsc::Sender<()>>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     for part in parts {
         f.write_all_at(part, offset)?;
         offset += part.len() as u64;
+        if let Some(kick) = &kick {
+            // A flusher that stopped on an error reports it when it is finished.
+            let _ = kick.send(());
+        }
     }
     Ok(())
 }
@@ -744,15 +818,50 @@ mod tests {
             first.iter().map(|p| p.len()).sum::<usize>()
         );
         assert!(offset as usize >= whole.len() / 2);
-        write_atomic_split(&path, &parts, 1).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), whole);
-        // Over an older, longer file: the new one replaces it whole.
-        write_atomic_split(&path, &parts[..3], 1).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), parts[..3].concat());
-        // Below the threshold one thread writes it.
-        assert!(split_for_writers(&parts, whole.len() + 1).is_none());
-        write_atomic_split(&path, &parts, whole.len() + 1).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), whole);
+        // With a flusher syncing the parts as they are written, and without.
+        for flush_from in [1, usize::MAX] {
+            write_atomic_split(&path, &parts, 1, flush_from).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), whole);
+            // Over an older, longer file: the new one replaces it whole.
+            write_atomic_split(&path, &parts[..3], 1, flush_from).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), parts[..3].concat());
+            // Below the threshold one thread writes it.
+            assert!(split_for_writers(&parts, whole.len() + 1).is_none());
+            write_atomic_split(&path, &parts, whole.len() + 1, flush_from).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), whole);
+            assert!(!dir.path().join("split.state.tmp").exists());
+        }
+    }
+
+    #[test]
+    fn a_flusher_syncs_on_every_kick_and_stops_when_the_writers_are_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = File::create(dir.path().join("f")).unwrap();
+        let flusher = Flusher::start(&f).unwrap();
+        let kick = flusher.kicker();
+        for i in 0..50u8 {
+            write_parts_at(&f, &[&[i; 4096]], u64::from(i) * 4096, Some(kick.clone())).unwrap();
+        }
+        drop(kick);
+        flusher.finish().unwrap();
+        assert_eq!(fs::metadata(dir.path().join("f")).unwrap().len(), 50 * 4096);
+        // Never kicked, it stops at once.
+        Flusher::start(&f).unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn a_sync_the_flusher_could_not_do_is_its_error() {
+        // A character device cannot be synced (EINVAL).
+        let null = File::open("/dev/null").unwrap();
+        assert!(
+            null.sync_data().is_err(),
+            "the premise: /dev/null refuses a sync"
+        );
+        let flusher = Flusher::start(&null).unwrap();
+        let kick = flusher.kicker();
+        kick.send(()).unwrap();
+        drop(kick);
+        assert!(flusher.finish().is_err());
     }
 
     #[test]
