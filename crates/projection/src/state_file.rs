@@ -561,11 +561,11 @@ fn write_atomic_split(
     }
     let f = File::create(&tmp).map_err(at("create", &tmp))?;
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    let flusher = if total >= flush_from {
-        Some(Flusher::start(&f).map_err(at("fsync", &tmp))?)
-    } else {
-        None
-    };
+    // Only a help: without a thread for it (or a second descriptor), the final sync
+    // does it all as before.
+    let flusher = (total >= flush_from)
+        .then(|| Flusher::start(&f).ok())
+        .flatten();
     let kick = flusher.as_ref().map(Flusher::kicker);
     let written = match split_for_writers(parts, parallel_from) {
         Some((first, second, offset)) => {
