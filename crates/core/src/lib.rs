@@ -28,4 +28,4 @@ pub use store::{
     AppendOutcome, AppendUnit, BatchSubscription, ExpectedRevision, Position, RecordBatch,
     RecordOutcome, Store, StreamWrite, Subscription, UnitOutcome,
 };
-pub use values::{Amount, Currency, Id, Text, Timestamp};
+pub use values::{Amount, Currency, Id, PackedBytes, Text, Timestamp};

@@ -512,6 +512,16 @@ impl Amount {
         Some(digits << 3 | u64::from(self.0.scale()))
     }
 
+    /// [`Amount::packed`] as the binary encodings write it: big-endian in the fewest
+    /// bytes (1 to 8). `None` where the amount is written as text.
+    pub fn packed_bytes(&self) -> Option<PackedBytes> {
+        let packed = self.packed()?;
+        Some(PackedBytes {
+            be: packed.to_be_bytes(),
+            skip: (packed.leading_zeros() / 8).min(7) as usize,
+        })
+    }
+
     /// The amount whose [`Amount::packed`] integer `bytes` holds, big-endian in the
     /// fewest bytes (1 to 8): how the binary encodings write it.
     pub fn from_packed_bytes(bytes: &[u8]) -> Result<Self, String> {
@@ -565,19 +575,30 @@ impl fmt::Display for Amount {
     }
 }
 
+/// The bytes [`Amount::packed_bytes`] gives.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedBytes {
+    be: [u8; 8],
+    skip: usize,
+}
+
+impl AsRef<[u8]> for PackedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.be.get(self.skip..).unwrap_or_default()
+    }
+}
+
 impl Serialize for Amount {
     /// Text (`"25.00"`) for JSON and other human-readable formats; one integer
     /// ([`Amount::packed`]) for the binary ones, where it fits.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if !s.is_human_readable()
-            && let Some(packed) = self.packed()
+            && let Some(packed) = self.packed_bytes()
         {
             // As a byte string, never a number: a value read back through serde's
             // buffering of internally tagged enums (`pricing`) no longer knows it came
             // from a binary format, and a number there must stay refused (JSON).
-            let bytes = packed.to_be_bytes();
-            let skip = (packed.leading_zeros() / 8).min(7) as usize;
-            return s.serialize_bytes(&bytes[skip..]);
+            return s.serialize_bytes(packed.as_ref());
         }
         // Formatted on the stack: `collect_str` allocates a `String` per amount.
         let mut text = StackText::default();
@@ -834,10 +855,8 @@ mod tests {
             "288230376151711743",
         ] {
             let amount: Amount = text.parse().unwrap();
-            let packed = amount.packed().unwrap();
-            let bytes = packed.to_be_bytes();
-            let skip = (packed.leading_zeros() / 8).min(7) as usize;
-            let back = Amount::from_packed_bytes(&bytes[skip..]).unwrap();
+            let packed = amount.packed_bytes().unwrap();
+            let back = Amount::from_packed_bytes(packed.as_ref()).unwrap();
             assert_eq!(back.to_string(), amount.to_string(), "{text}");
         }
         assert!(Amount::from_packed_bytes(&[]).is_err());

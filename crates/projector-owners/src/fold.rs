@@ -189,12 +189,8 @@ pub(crate) struct Dates {
 /// An amount as its `Serialize` writes it in a binary format: the packed integer in
 /// the fewest big-endian bytes, or (rarely) text through serde.
 fn write_amount(a: &Amount, w: &mut StateWriter) -> Result<(), String> {
-    match a.packed() {
-        Some(packed) => {
-            let bytes = packed.to_be_bytes();
-            let skip = (packed.leading_zeros() / 8).min(7) as usize;
-            w.bytes(bytes.get(skip..).unwrap_or_default())
-        }
+    match a.packed_bytes() {
+        Some(packed) => w.bytes(packed.as_ref()),
         None => w.value(a),
     }
 }
