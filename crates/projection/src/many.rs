@@ -42,6 +42,7 @@ impl Recycler {
             kept.push(chunk);
             return;
         }
+        // Its records are dropped after the lock is let go.
         drop(kept);
         drop(chunk);
     }

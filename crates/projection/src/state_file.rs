@@ -619,7 +619,7 @@ const EARLY_FLUSH_BYTES: usize = 16 << 20;
 /// early: the file is synced whole afterwards as before, and an error any of its
 /// syncs meets fails the write (it would not be reported again).
 struct Flusher {
-    kick: Option<std::sync::mpsc::Sender<()>>,
+    kick: std::sync::mpsc::Sender<()>,
     thread: std::thread::JoinHandle<std::io::Result<()>>,
 }
 
@@ -637,24 +637,20 @@ impl Flusher {
                 }
                 Ok(())
             })?;
-        Ok(Flusher {
-            kick: Some(kick),
-            thread,
-        })
+        Ok(Flusher { kick, thread })
     }
 
-    /// What a writer calls after each part (it may be cloned for another writer).
+    /// What a writer kicks after each part (one each, for several writers).
     fn kicker(&self) -> std::sync::mpsc::Sender<()> {
-        match &self.kick {
-            Some(k) => k.clone(),
-            None => std::sync::mpsc::channel().0,
-        }
+        self.kick.clone()
     }
 
-    /// Waits for the sync under way, if any; the first error of any sync.
-    fn finish(mut self) -> std::io::Result<()> {
-        self.kick = None;
-        self.thread
+    /// Waits, once every writer has let go of its kicker, for the sync under way if
+    /// any; the first error of any sync.
+    fn finish(self) -> std::io::Result<()> {
+        let Flusher { kick, thread } = self;
+        drop(kick);
+        thread
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the flushing thread panicked")))
     }
