@@ -24,6 +24,7 @@ mod chunked;
 mod csv;
 mod error;
 mod ids;
+mod keys;
 mod life;
 mod live;
 mod many;
@@ -38,6 +39,7 @@ pub use chunked::ChunkedVec;
 pub use csv::{CsvRow, csv_opt, csv_time};
 pub use error::ProjectionError;
 pub use ids::{IdTable, NONE};
+pub use keys::{IdKey, Keyer, Keys};
 pub use life::TicketLife;
 pub use live::{FeedItem, LiveFeed, LiveRunner, LiveState};
 pub use many::{DynProjection, catch_up_all, catch_up_threaded, rebuild_all, rebuild_threaded};
@@ -69,6 +71,14 @@ pub trait Projector: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
 
     /// Folds one record. Records are given in position order, each exactly once.
     fn apply(&mut self, record: &StoredRecord);
+
+    /// [`Projector::apply`] with the record's keys from a [`Keyer`], for the id tables
+    /// ([`IdTable::intern_keyed`]): the same fold, fewer lookups when several read
+    /// models fold the same records. The default ignores the keys.
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) {
+        let _ = keys;
+        self.apply(record);
+    }
 
     /// Settings that change what the fold computes (e.g. an attribution window),
     /// written into the state file: a persisted state whose settings differ from the

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use counterfoil_core::{Store, StoredRecord};
 
+use crate::keys::{Keyer, Keys};
 use crate::state_file::Encoded;
 use crate::{ProjectionError, Result};
 
@@ -22,35 +23,74 @@ const KEEP_CHUNKS: usize = 16;
 /// fill ([`Store::read_all_into`]): a chunk of 4,096 records is about 1.1 MB, and
 /// fresh memory for every chunk costs a page fault per 4 KiB. A vector comes back
 /// with its records, which the read that reuses it drops: freeing them was a tenth
-/// of the owner report's folding thread, the one a rebuild waits for.
+/// of the owner report's folding thread, the one a rebuild waits for. The chunks'
+/// key vectors come back the same way.
 #[derive(Clone, Default)]
-struct Recycler(Arc<Mutex<Vec<Vec<StoredRecord>>>>);
+struct Recycler(Arc<Mutex<Kept>>);
+
+#[derive(Default)]
+struct Kept {
+    records: Vec<Vec<StoredRecord>>,
+    keys: Vec<Vec<Keys>>,
+}
 
 impl Recycler {
-    fn take(&self) -> Vec<StoredRecord> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default()
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps `chunk`, up to [`KEEP_CHUNKS`].
-    fn give(&self, chunk: Vec<StoredRecord>) {
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() < KEEP_CHUNKS {
-            kept.push(chunk);
+    fn take(&self) -> Vec<StoredRecord> {
+        self.kept().records.pop().unwrap_or_default()
+    }
+
+    /// An empty key vector.
+    fn take_keys(&self) -> Vec<Keys> {
+        let mut keys = self.kept().keys.pop().unwrap_or_default();
+        keys.clear();
+        keys
+    }
+
+    /// Keeps the chunk's vectors, up to [`KEEP_CHUNKS`] of each.
+    fn give(&self, chunk: Chunk) {
+        let Chunk { records, keys } = chunk;
+        let mut kept = self.kept();
+        if kept.keys.len() < KEEP_CHUNKS {
+            kept.keys.push(keys);
+        }
+        if kept.records.len() < KEEP_CHUNKS {
+            kept.records.push(records);
             return;
         }
         // Its records are dropped after the lock is let go.
         drop(kept);
-        drop(chunk);
+        drop(records);
     }
 
     /// Drops every kept vector and its records, on the calling thread.
     fn release(&self) {
-        let kept = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let kept = std::mem::take(&mut *self.kept());
         drop(kept);
+    }
+}
+
+/// A chunk of records and, when a [`Keyer`] keyed them, their keys (one per record).
+struct Chunk {
+    records: Vec<StoredRecord>,
+    keys: Vec<Keys>,
+}
+
+impl Chunk {
+    /// Folds the chunk into `p`, with the keys when there are.
+    fn fold_into(&self, p: &mut dyn DynProjection) {
+        if self.keys.len() == self.records.len() {
+            for (record, keys) in self.records.iter().zip(&self.keys) {
+                p.apply_keyed(record, keys);
+            }
+        } else {
+            for record in &self.records {
+                p.apply(record);
+            }
+        }
     }
 }
 
@@ -63,6 +103,8 @@ pub trait DynProjection: Send + Sync {
     fn position(&self) -> u64;
     /// Folds the record unless it is below the checkpoint; returns whether it did.
     fn apply(&mut self, record: &StoredRecord) -> bool;
+    /// [`DynProjection::apply`] with the record's keys from a [`Keyer`].
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) -> bool;
     /// Back to an empty state at position 0.
     fn reset(&mut self);
     /// True when the state file is behind the state.
@@ -222,14 +264,26 @@ async fn read_into(
         match folding {
             Folding::Here(projections) => {
                 fold_chunk(projections, &batch);
-                recycler.give(batch);
+                recycler.give(Chunk {
+                    records: batch,
+                    keys: Vec::new(),
+                });
                 progress(next.saturating_sub(start).min(total), total);
                 for p in projections.iter_mut() {
                     p.persist_if_due().await?;
                 }
             }
             Folding::Threads(pool) => {
-                if !pool.send(batch).await {
+                let mut keys = Vec::new();
+                if let Some(keyer) = pool.keyer.as_mut() {
+                    keys = recycler.take_keys();
+                    keyer.extend(&batch, &mut keys);
+                }
+                let chunk = Chunk {
+                    records: batch,
+                    keys,
+                };
+                if !pool.send(chunk).await {
                     // A projection stopped (its error comes from `Pool::finish`).
                     break;
                 }
@@ -246,11 +300,13 @@ const QUEUED_CHUNKS: usize = 8;
 /// One thread per projection, each folding the chunks of its queue in order.
 struct Pool {
     workers: Vec<Worker>,
+    /// Keys the chunks when there are several projections to share the lookups.
+    keyer: Option<Keyer>,
 }
 
 struct Worker {
     name: &'static str,
-    queue: tokio::sync::mpsc::Sender<Arc<Vec<StoredRecord>>>,
+    queue: tokio::sync::mpsc::Sender<Arc<Chunk>>,
     /// The next position the projection folds: every chunk below it is folded.
     folded: Arc<AtomicU64>,
     done: tokio::sync::oneshot::Receiver<Result<()>>,
@@ -259,15 +315,16 @@ struct Worker {
 impl Pool {
     fn start(projections: Vec<Box<dyn DynProjection>>, recycler: &Recycler) -> Result<Pool> {
         let mut workers = Vec::with_capacity(projections.len());
+        let keyer = (projections.len() > 1).then(Keyer::new);
         for p in projections {
             workers.push(Worker::start(p, recycler.clone())?);
         }
-        Ok(Pool { workers })
+        Ok(Pool { workers, keyer })
     }
 
     /// Queues a chunk for every projection; false when one of them has stopped.
-    async fn send(&self, batch: Vec<StoredRecord>) -> bool {
-        let chunk = Arc::new(batch);
+    async fn send(&self, chunk: Chunk) -> bool {
+        let chunk = Arc::new(chunk);
         for w in &self.workers {
             if w.queue.send(chunk.clone()).await.is_err() {
                 return false;
@@ -309,8 +366,7 @@ impl Pool {
 impl Worker {
     fn start(mut p: Box<dyn DynProjection>, recycler: Recycler) -> Result<Worker> {
         let name = p.name();
-        let (queue, mut chunks) =
-            tokio::sync::mpsc::channel::<Arc<Vec<StoredRecord>>>(QUEUED_CHUNKS);
+        let (queue, mut chunks) = tokio::sync::mpsc::channel::<Arc<Chunk>>(QUEUED_CHUNKS);
         let (finished, done) = tokio::sync::oneshot::channel();
         let folded = Arc::new(AtomicU64::new(p.position()));
         let progress = folded.clone();
@@ -319,9 +375,7 @@ impl Worker {
             .spawn(move || {
                 let mut outcome = Ok(());
                 while let Some(chunk) = chunks.blocking_recv() {
-                    for record in chunk.iter() {
-                        p.apply(record);
-                    }
+                    chunk.fold_into(&mut *p);
                     progress.store(p.position(), Ordering::Relaxed);
                     // The last projection to fold the chunk hands its vector back.
                     if let Ok(chunk) = Arc::try_unwrap(chunk) {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use counterfoil_core::{Hash, Store, StoredRecord};
 
+use crate::keys::Keys;
 use crate::live::{LiveRunner, LiveState};
 use crate::many::{DynProjection, catch_up_all};
 use crate::state_file::{self, Rejection};
@@ -303,10 +304,15 @@ impl<P: Projector> Projection<P> {
     /// Folds one record if it is at or after the checkpoint; records below it were
     /// folded already and are ignored. Returns whether it was folded.
     pub fn apply(&mut self, record: &StoredRecord) -> bool {
+        self.apply_keyed(record, &Keys::NONE)
+    }
+
+    /// [`Projection::apply`] with the record's keys from a [`Keyer`](crate::Keyer).
+    pub fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) -> bool {
         if record.position < self.position {
             return false;
         }
-        self.state.apply(record);
+        self.state.apply_keyed(record, keys);
         self.position = record.position.saturating_add(1);
         self.last = Some((record.position, record.hash));
         self.unsaved += 1;
@@ -493,6 +499,10 @@ impl<P: Projector> DynProjection for Projection<P> {
 
     fn apply(&mut self, record: &StoredRecord) -> bool {
         Projection::apply(self, record)
+    }
+
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) -> bool {
+        Projection::apply_keyed(self, record, keys)
     }
 
     fn reset(&mut self) {

@@ -11,7 +11,7 @@
 use chrono::TimeDelta;
 use counterfoil_core::catalog::{LinkScope, Person};
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{ChunkedVec, IdTable, NONE, Projector, TicketLife, time};
+use counterfoil_projection::{ChunkedVec, IdKey, IdTable, Keys, NONE, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
 use crate::LinksError;
@@ -116,6 +116,10 @@ impl Projector for LinkAttribution {
     const VERSION: u32 = 1;
 
     fn apply(&mut self, record: &StoredRecord) {
+        self.apply_keyed(record, &Keys::NONE);
+    }
+
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) {
         use RecordBody as B;
         match &record.body {
             B::PerformanceScheduled(d) => {
@@ -167,7 +171,8 @@ impl Projector for LinkAttribution {
                 }
             }
             B::TicketPurchased(d) => {
-                let (buyer, first_order) = self.note_buyer(&d.buyer, d.order_id.as_str());
+                let order = (d.order_id.as_str(), keys.order());
+                let (buyer, first_order) = self.note_buyer(&d.buyer, order);
                 let performance = self
                     .definitions
                     .get(d.definition_id.as_str())
@@ -178,7 +183,9 @@ impl Projector for LinkAttribution {
                 }) else {
                     return;
                 };
-                let t = self.tickets.intern(d.ticket_id.as_str());
+                let t = self
+                    .tickets
+                    .intern_keyed(d.ticket_id.as_str(), keys.ticket());
                 if t as usize != self.sale.len() {
                     // Purchased before (or the table is full): the first purchase stands.
                     return;
@@ -190,7 +197,7 @@ impl Projector for LinkAttribution {
                     performance,
                     ticket_type: self.ticket_types.intern(&d.ticket_type),
                     buyer,
-                    order: self.orders.intern(d.order_id.as_str()),
+                    order: self.orders.intern_keyed(order.0, order.1),
                     face: d.face_price,
                     currency: d.currency,
                     life,
@@ -202,7 +209,7 @@ impl Projector for LinkAttribution {
                     && let Some(id) = body.ticket_id()
                     && let Some(sale) = self
                         .tickets
-                        .get(id.as_str())
+                        .get_keyed(id.as_str(), keys.ticket())
                         .and_then(|t| self.sale.get_mut(t as usize))
                 {
                     sale.life.apply(body);
@@ -273,7 +280,8 @@ impl LinkAttribution {
     /// buyer's identity (distinct per buyer) and whether `order` is that first order.
     /// Buyers are the same customer by customer id when they carry one, else by
     /// lower-cased email.
-    fn note_buyer(&mut self, buyer: &Person, order: &str) -> (u32, bool) {
+    /// `order` is the purchase's order id with its key.
+    fn note_buyer(&mut self, buyer: &Person, order: (&str, IdKey)) -> (u32, bool) {
         let lowered;
         let (table, firsts, tag) = match &buyer.customer_id {
             Some(c) => (
@@ -293,11 +301,14 @@ impl LinkAttribution {
         };
         let id = table.checked_mul(2).map_or(NONE, |b| b | tag);
         if table as usize == firsts.len() {
-            firsts.push(self.orders.intern(order));
+            firsts.push(self.orders.intern_keyed(order.0, order.1));
             return (id, true);
         }
         let first = firsts.get(table as usize).copied().unwrap_or(NONE);
-        (id, first != NONE && self.orders.get(order) == Some(first))
+        (
+            id,
+            first != NONE && self.orders.get_keyed(order.0, order.1) == Some(first),
+        )
     }
 
     fn performance_slot(&mut self, id: &str) -> u32 {

@@ -7,7 +7,9 @@
 use counterfoil_core::catalog::Seat;
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
 use counterfoil_projection::state_file::StateWriter;
-use counterfoil_projection::{ChunkedVec, IdTable, NONE, Packed, Projector, TicketLife, time};
+use counterfoil_projection::{
+    ChunkedVec, IdTable, Keys, NONE, Packed, Projector, TicketLife, time,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::index::PerfTickets;
@@ -267,6 +269,10 @@ impl Projector for OwnerReport {
     }
 
     fn apply(&mut self, record: &StoredRecord) {
+        self.apply_keyed(record, &Keys::NONE);
+    }
+
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) {
         use RecordBody as B;
         let at = record.occurred_at;
         match &record.body {
@@ -291,7 +297,9 @@ impl Projector for OwnerReport {
                 }
             }
             B::TicketPurchased(d) => {
-                let t = self.tickets.intern(d.ticket_id.as_str());
+                let t = self
+                    .tickets
+                    .intern_keyed(d.ticket_id.as_str(), keys.ticket());
                 if t as usize != self.ticket.len() {
                     // Purchased before (or the table is full): the first purchase stands.
                     return;
@@ -307,7 +315,7 @@ impl Projector for OwnerReport {
                 self.ticket.push(Ticket {
                     performance,
                     definition,
-                    order: self.orders.intern(d.order_id.as_str()),
+                    order: self.orders.intern_keyed(d.order_id.as_str(), keys.order()),
                     ticket_type: self.ticket_types.intern(&d.ticket_type),
                     life,
                     seat: d.seat.as_ref().map(pack_seat).unwrap_or_default(),
@@ -361,7 +369,7 @@ impl Projector for OwnerReport {
             }
             body => {
                 if let Some(id) = body.ticket_id()
-                    && let Some(t) = self.tickets.get(id.as_str())
+                    && let Some(t) = self.tickets.get_keyed(id.as_str(), keys.ticket())
                 {
                     self.apply_to_ticket(t, body, at);
                 }

@@ -2,7 +2,7 @@
 
 use counterfoil_core::catalog::Seat;
 use counterfoil_core::{RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{ChunkedVec, IdTable, NONE, Packed, Projector, time};
+use counterfoil_projection::{ChunkedVec, IdTable, Keys, NONE, Packed, Projector, time};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -79,6 +79,10 @@ impl Projector for SharedTickets {
     const VERSION: u32 = 1;
 
     fn apply(&mut self, record: &StoredRecord) {
+        self.apply_keyed(record, &Keys::NONE);
+    }
+
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) {
         use RecordBody as B;
         match &record.body {
             B::PerformanceScheduled(d) => {
@@ -103,9 +107,9 @@ impl Projector for SharedTickets {
                 }
             }
             B::TicketPurchased(d) => {
-                let order = self.orders.intern(d.order_id.as_str());
+                let order = self.orders.intern_keyed(d.order_id.as_str(), keys.order());
                 let def = self.definition_slot(d.definition_id.as_str()) as u32;
-                let t = self.ticket_slot(d.ticket_id.as_str());
+                let t = self.ticket_slot(d.ticket_id.as_str(), keys);
                 if let Some(ticket) = self.ticket.get_mut(t)
                     && ticket.order == NONE
                 {
@@ -116,14 +120,14 @@ impl Projector for SharedTickets {
             }
             B::TicketRescheduled(d) => {
                 let def = self.definition_slot(d.to_definition_id.as_str()) as u32;
-                if let Some(t) = self.tickets.get(d.ticket_id.as_str())
+                if let Some(t) = self.tickets.get_keyed(d.ticket_id.as_str(), keys.ticket())
                     && let Some(ticket) = self.ticket.get_mut(t as usize)
                 {
                     ticket.definition = def;
                 }
             }
             B::TicketShared(d) => {
-                let t = self.ticket_slot(d.ticket_id.as_str());
+                let t = self.ticket_slot(d.ticket_id.as_str(), keys);
                 let index = u32::try_from(self.shares.len()).unwrap_or(NONE);
                 let Some(ticket) = self.ticket.get_mut(t) else {
                     return;
@@ -177,8 +181,9 @@ impl SharedTickets {
         ix
     }
 
-    fn ticket_slot(&mut self, id: &str) -> usize {
-        let ix = self.tickets.intern(id) as usize;
+    /// The ticket `id`, the record's ticket (`keys`), given a slot if new.
+    fn ticket_slot(&mut self, id: &str, keys: &Keys) -> usize {
+        let ix = self.tickets.intern_keyed(id, keys.ticket()) as usize;
         if ix == self.ticket.len() {
             self.ticket.push(Ticket::default());
         }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use counterfoil_core::catalog::Pricing;
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
-use counterfoil_projection::{ChunkedVec, IdTable, NONE, Projector, TicketLife, time};
+use counterfoil_projection::{ChunkedVec, IdTable, Keys, NONE, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
 /// The unsold-counts projector. Start from `UnsoldCounts::default()`.
@@ -113,6 +113,10 @@ impl Projector for UnsoldCounts {
     const VERSION: u32 = 1;
 
     fn apply(&mut self, record: &StoredRecord) {
+        self.apply_keyed(record, &Keys::NONE);
+    }
+
+    fn apply_keyed(&mut self, record: &StoredRecord, keys: &Keys) {
         use RecordBody as B;
         match &record.body {
             B::PerformanceScheduled(d) => {
@@ -188,7 +192,7 @@ impl Projector for UnsoldCounts {
             }
             B::TicketPurchased(d) => {
                 let def = self.definition_slot(d.definition_id.as_str());
-                let t = self.ticket_slot(d.ticket_id.as_str());
+                let t = self.ticket_slot(d.ticket_id.as_str(), keys);
                 let Some(slot) = self.ticket.get_mut(t as usize) else {
                     return;
                 };
@@ -205,7 +209,7 @@ impl Projector for UnsoldCounts {
                 self.move_held(def, before, after);
             }
             B::TicketRescheduled(d) => {
-                let Some(t) = self.tickets.get(d.ticket_id.as_str()) else {
+                let Some(t) = self.tickets.get_keyed(d.ticket_id.as_str(), keys.ticket()) else {
                     return;
                 };
                 let to = self.definition_slot(d.to_definition_id.as_str());
@@ -236,7 +240,7 @@ impl Projector for UnsoldCounts {
                 let Some(id) = body.ticket_id() else {
                     return;
                 };
-                let Some(t) = self.tickets.get(id.as_str()) else {
+                let Some(t) = self.tickets.get_keyed(id.as_str(), keys.ticket()) else {
                     return;
                 };
                 let Some(slot) = self.ticket.get_mut(t as usize) else {
@@ -281,8 +285,9 @@ impl UnsoldCounts {
         ix
     }
 
-    fn ticket_slot(&mut self, id: &str) -> u32 {
-        let ix = self.tickets.intern(id);
+    /// The ticket `id`, the record's ticket (`keys`), given a slot if new.
+    fn ticket_slot(&mut self, id: &str, keys: &Keys) -> u32 {
+        let ix = self.tickets.intern_keyed(id, keys.ticket());
         if ix as usize == self.ticket.len() {
             self.ticket.push(TicketSlot {
                 definition: NONE,

@@ -51,6 +51,13 @@ pub enum Op {
         kind: u8,
         seat: bool,
     },
+    /// A purchase, in a new order, of a ticket id purchased before (never through
+    /// the ledger; read models keep the first purchase).
+    Rebuy {
+        ticket: u8,
+        def: u8,
+    },
+    /// A step of a ticket; now and then of one not purchased (yet).
     Ticket {
         ticket: u8,
         action: u8,
@@ -76,6 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(person, promo, tracking)| Op::Consent { person, promo, tracking }),
         8 => (any::<u8>(), 0u8..6, prop_oneof![3 => (0u8..3).prop_map(Some), 1 => Just(None)], any::<bool>(), 0u8..3, any::<bool>())
             .prop_map(|(def, person, visitor, same_order, kind, seat)| Op::Buy { def, person, visitor, same_order, kind, seat }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(ticket, def)| Op::Rebuy { ticket, def }),
         14 => (any::<u8>(), ticket_action(), any::<u8>()).prop_map(|(ticket, action, arg)| Op::Ticket { ticket, action, arg }),
     ]
 }
@@ -200,7 +208,15 @@ pub fn records(steps: &[Step]) -> Vec<(Timestamp, RecordBody)> {
                 }
                 rec("ticket.purchased", b)
             }),
-            Op::Ticket { ticket, action, arg } => pick(tickets, *ticket).map(|t| {
+            Op::Rebuy { ticket, def } => pick(tickets, *ticket).zip(pick(defs, *def)).map(|(t, d)| {
+                orders += 1;
+                rec("ticket.purchased", json!({"ticket_id": format!("T{t}"), "order_id": format!("O{}", orders - 1),
+                                               "definition_id": format!("D{d}"), "ticket_type": "Adult",
+                                               "buyer": person(*ticket), "face_price": "30.00", "price_paid": "20.00",
+                                               "currency": "EUR", "channel": "web"}))
+            }),
+            // Two of the ids picked from are not purchased yet: the next two purchases'.
+            Op::Ticket { ticket, action, arg } => pick(tickets + 2, *ticket).map(|t| {
                 let id = format!("T{t}");
                 let simple = |ty: &str| rec(ty, json!({"ticket_id": id}));
                 match action {
