@@ -16,6 +16,7 @@ use hashbrown::HashTable;
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chunked::ChunkedVec;
 use crate::keys::IdKey;
 
 /// The index that means "none" in projector state (`u32::MAX` is never handed out).
@@ -31,8 +32,9 @@ pub const NONE: u32 = u32::MAX;
 #[derive(Default, Clone)]
 pub struct IdTable {
     /// Ids of up to 24 bytes (nearly all) are held inline: no allocation to intern
-    /// one, and comparing one reads the table's own entry, not a second place.
-    names: Vec<Text>,
+    /// one, and comparing one reads the table's own entry, not a second place. In
+    /// chunks: growing a table of millions of ids never copies them.
+    names: ChunkedVec<Text>,
     /// Built on first need, from `names`.
     index: OnceLock<HashTable<Slot>>,
     hasher: DefaultHashBuilder,
@@ -73,7 +75,7 @@ fn tag_of(hasher: &DefaultHashBuilder, id: &str) -> u32 {
 }
 
 /// The hash index of `names`, whose indexes are their places.
-fn index_of(names: &[Text], hasher: &DefaultHashBuilder) -> HashTable<Slot> {
+fn index_of(names: &ChunkedVec<Text>, hasher: &DefaultHashBuilder) -> HashTable<Slot> {
     let mut index = HashTable::with_capacity(names.len());
     for (ix, name) in (0u32..).zip(names) {
         let tag = tag_of(hasher, name.as_str());
@@ -275,7 +277,6 @@ impl<'de> Deserialize<'de> for IdTable {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdTable, A::Error> {
                 let mut t = IdTable::default();
                 if let Some(n) = seq.size_hint() {
-                    t.names.reserve(n);
                     let _ = t.index.set(HashTable::with_capacity(n));
                 }
                 while let Some(name) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
