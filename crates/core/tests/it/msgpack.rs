@@ -76,9 +76,9 @@ fn bytes_after_the_record_are_refused() {
 
 #[test]
 fn damaged_bytes_never_decode_to_something_the_general_reader_refuses() {
-    // Every byte of a few records, changed in three ways: wherever the store's reader
-    // accepts the result, the general reader accepts it too and agrees.
-    for (stored, bytes) in sealed().into_iter().step_by(7) {
+    // Every byte of every example record, changed in three ways: wherever the store's
+    // reader accepts the result, the general reader accepts it too and agrees.
+    for (stored, bytes) in sealed() {
         for i in 0..bytes.len() {
             for flip in [0x01u8, 0x10, 0xff] {
                 let mut damaged = bytes.clone();
