@@ -94,8 +94,43 @@ pub fn timestamp_nanos(t: &Timestamp) -> Option<i64> {
 }
 
 /// The time `nanos` nanoseconds after the Unix epoch.
+///
+/// The calendar date of a day number is most of chrono's work here, and records read
+/// in log order mostly fall on the days of the record before (one for `occurred_at`,
+/// one for `recorded_at`): each thread keeps the last two days it converted.
 pub fn timestamp_from_nanos(nanos: i64) -> Timestamp {
-    chrono::DateTime::from_timestamp_nanos(nanos)
+    use std::cell::Cell;
+    type Day = (i64, chrono::NaiveDate);
+    thread_local! {
+        static LAST_DAYS: Cell<[Day; 2]> =
+            const { Cell::new([(i64::MIN, chrono::NaiveDate::MIN); 2]) };
+    }
+    const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+    let day = nanos.div_euclid(NANOS_PER_DAY);
+    let in_day = nanos.rem_euclid(NANOS_PER_DAY);
+    let date = LAST_DAYS.with(|last| {
+        let [latest, before] = last.get();
+        if latest.0 == day {
+            return Some(latest.1);
+        }
+        if before.0 == day {
+            return Some(before.1);
+        }
+        // Day 719,163 from the Common Era's is 1970-01-01.
+        let date = i32::try_from(day + 719_163)
+            .ok()
+            .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)?;
+        last.set([(day, date), latest]);
+        Some(date)
+    });
+    let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+        (in_day / 1_000_000_000) as u32,
+        (in_day % 1_000_000_000) as u32,
+    );
+    match (date, time) {
+        (Some(date), Some(time)) => date.and_time(time).and_utc(),
+        _ => chrono::DateTime::from_timestamp_nanos(nanos),
+    }
 }
 
 /// Serde's `serialize_with` for a [`Timestamp`] in a stored record's envelope: its
@@ -684,6 +719,35 @@ impl JsonSchema for Amount {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_from_nanoseconds_are_chronos() {
+        let day = 86_400 * 1_000_000_000i64;
+        let mut cases = vec![0, 1, -1, i64::MAX, i64::MIN, day, day - 1, -day, -day + 1];
+        // Around midnights and through months, years and leap days, in and out of order.
+        let mut n = 1_700_000_000_000_000_000i64;
+        for step in [1, 999_999_999, 3_600_000_000_000, day - 1, day, 31 * day + 7] {
+            for _ in 0..400 {
+                n = n.wrapping_add(step);
+                cases.push(n);
+                cases.push(-n);
+            }
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x as i64);
+        }
+        for nanos in cases {
+            assert_eq!(
+                super::timestamp_from_nanos(nanos),
+                chrono::DateTime::from_timestamp_nanos(nanos),
+                "{nanos}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
