@@ -48,9 +48,7 @@ pub(crate) fn read(c: &mut Cursor<'_>) -> Option<RecordBody> {
         RecordType::TicketKeptByOwner => RecordBody::TicketKeptByOwner(ticket_ref(c)?),
         RecordType::TicketUnredeemed => RecordBody::TicketUnredeemed(ticket_ref(c)?),
         RecordType::TicketRevalidated => RecordBody::TicketRevalidated(ticket_ref(c)?),
-        RecordType::OwnerRegistered => {
-            RecordBody::OwnerRegistered(SharedData::new(registered(c)?))
-        }
+        RecordType::OwnerRegistered => RecordBody::OwnerRegistered(SharedData::new(registered(c)?)),
         RecordType::TicketInjected => {
             fields(c, 2)?;
             RecordBody::TicketInjected(SharedData::new(TicketInjected {

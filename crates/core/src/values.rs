@@ -725,7 +725,14 @@ mod tests {
         let mut cases = vec![0, 1, -1, i64::MAX, i64::MIN, day, day - 1, -day, -day + 1];
         // Around midnights and through months, years and leap days, in and out of order.
         let mut n = 1_700_000_000_000_000_000i64;
-        for step in [1, 999_999_999, 3_600_000_000_000, day - 1, day, 31 * day + 7] {
+        for step in [
+            1,
+            999_999_999,
+            3_600_000_000_000,
+            day - 1,
+            day,
+            31 * day + 7,
+        ] {
             for _ in 0..400 {
                 n = n.wrapping_add(step);
                 cases.push(n);

@@ -322,7 +322,7 @@ proptest! {
             let (log, store) = open_log(&dir.path().join("log"));
             let once = records(&steps);
             let mut bodies = Vec::new();
-            while !once.is_empty() && bodies.len() < 24_000 {
+            while !once.is_empty() && bodies.len() < 50_000 {
                 bodies.extend(once.iter().cloned());
             }
             append_all(&*store, &bodies, 0, 3).await;
