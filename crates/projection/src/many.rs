@@ -2,6 +2,7 @@
 //! models reads (and decodes) each record once, not four times.
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -104,6 +105,8 @@ impl Chunk {
 #[async_trait]
 pub trait DynProjection: Send + Sync {
     fn name(&self) -> &'static str;
+    /// The state file.
+    fn path(&self) -> &Path;
     /// Next position to read.
     fn position(&self) -> u64;
     /// Folds the record unless it is below the checkpoint; returns whether it did.
@@ -191,7 +194,13 @@ pub async fn catch_up_threaded(
     Ok(read)
 }
 
-/// [`catch_up_threaded`] from an empty state: resets every projection first.
+/// [`catch_up_threaded`] from an empty state: resets every projection first and
+/// discards their state files at the start, not at the end: each is moved aside and
+/// removed on a thread of its own while the log is read. Replacing a state file of
+/// hundreds of megabytes made the file system free its blocks in the final rename,
+/// about 70 ms at the end of a 10,000,000-record rebuild with every core idle. A
+/// rebuild that fails therefore leaves no state file, and the next open folds from
+/// zero, which is what the rebuild was asked to do.
 pub async fn rebuild_threaded(
     store: &dyn Store,
     mut projections: Vec<Box<dyn DynProjection>>,
@@ -200,7 +209,39 @@ pub async fn rebuild_threaded(
     for p in projections.iter_mut() {
         p.reset();
     }
-    catch_up_threaded(store, projections, progress).await
+    let discarding = discard_files(projections.iter().map(|p| p.path()));
+    let read = catch_up_threaded(store, projections, progress).await;
+    if let Some(removing) = discarding {
+        // Long done by now; a failure leaves a `.discarded` file, nothing worse.
+        let _ = removing.await;
+    }
+    read
+}
+
+/// Moves each existing state file among `paths` aside (`<NAME>.state.discarded`, a
+/// rename within the folder) and removes them on a blocking thread.
+fn discard_files<'a>(paths: impl Iterator<Item = &'a Path>) -> Option<tokio::task::JoinHandle<()>> {
+    let aside: Vec<PathBuf> = paths
+        .filter(|path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()))
+        .filter_map(|path| {
+            let mut discarded = path.as_os_str().to_owned();
+            discarded.push(".discarded");
+            let discarded = PathBuf::from(discarded);
+            // A file that cannot be moved aside is replaced at the end as before.
+            std::fs::rename(path, &discarded).ok()?;
+            Some(discarded)
+        })
+        .collect();
+    if aside.is_empty() {
+        return None;
+    }
+    Some(tokio::task::spawn_blocking(move || {
+        for path in aside {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "removing a discarded state file");
+            }
+        }
+    }))
 }
 
 /// Where the reading loop hands the chunks.

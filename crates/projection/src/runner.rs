@@ -493,6 +493,10 @@ impl<P: Projector> DynProjection for Projection<P> {
         P::NAME
     }
 
+    fn path(&self) -> &Path {
+        Projection::path(self)
+    }
+
     fn position(&self) -> u64 {
         self.position
     }

@@ -605,7 +605,7 @@ fn write_atomic_split(
 }
 
 /// A file at least this large is written by two threads.
-const PARALLEL_WRITE_BYTES: usize = 64 << 20;
+const PARALLEL_WRITE_BYTES: usize = 16 << 20;
 
 /// A file at least this large has its written parts sent to the disk while the rest
 /// is written ([`Flusher`]).

@@ -475,6 +475,45 @@ async fn threaded_catch_up_folds_each_projection_on_its_own_thread_and_persists_
         std::fs::read(state_dir.join("positions.state")).unwrap(),
         before
     );
+    // The old files were moved aside at the start and are gone.
+    for name in ["positions", "link-attribution"] {
+        assert!(state_dir.join(format!("{name}.state")).exists());
+        assert!(!state_dir.join(format!("{name}.state.discarded")).exists());
+    }
+    log.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_fails_leaves_no_state_file_to_resume_from() {
+    let dir = TempDir::new().unwrap();
+    let (log, store) = relaxed_log(&dir.path().join("log"), 2_000).await;
+    let state_dir = dir.path().join("state");
+    let mut p = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    p.catch_up(&mut no_progress()).await.unwrap();
+    let file = state_dir.join("positions.state");
+    assert!(file.exists());
+    let reopened = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    // A folder where the new state is written first: the rebuild cannot persist.
+    std::fs::create_dir_all(state_dir.join("positions.state.tmp").join("occupied")).unwrap();
+    let list: Vec<Box<dyn DynProjection>> = vec![Box::new(reopened)];
+    let err = rebuild_threaded(&*store, list, &mut no_progress())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProjectionError::Io { op: "create", .. }),
+        "{err}"
+    );
+    assert!(!file.exists(), "the rebuilt-from state was discarded");
+    assert!(!state_dir.join("positions.state.discarded").exists());
+    // Opening again starts from zero.
+    let again = Projection::<Positions>::open(&state_dir, store.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.position(), 0);
     log.close().await.unwrap();
 }
 
