@@ -235,6 +235,13 @@ impl IdTable {
         self.names.is_empty()
     }
 
+    /// Writes the table as its `Serialize` does through `rmp_serde` (the list of its
+    /// ids): tables of millions of ids are much of a state file.
+    pub fn write(&self, w: &mut crate::state_file::StateWriter) -> Result<(), String> {
+        w.array_len(self.names.len())?;
+        self.names.iter().try_for_each(|name| w.str(name.as_str()))
+    }
+
     /// `(index, id)` in index order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> {
         self.names
@@ -558,6 +565,24 @@ mod tests {
                 proptest::prop_assert_eq!(t.get(id), Some(ix));
             }
         }
+    }
+
+    #[test]
+    fn a_table_writes_the_bytes_of_its_serde_form() {
+        let mut t = IdTable::new();
+        let mut w = crate::state_file::StateWriter::default();
+        t.write(&mut w).unwrap();
+        assert_eq!(w.finish_chunks().concat(), rmp_serde::to_vec(&t).unwrap());
+        for len in [0, 1, 31, 32, 255, 256, 70_000] {
+            t.intern(&"é".repeat(len / 2 + 1)[..len / 2 * 2]);
+            t.intern(&"x".repeat(len));
+        }
+        for i in 0..20 {
+            t.intern(&format!("T-{i}"));
+        }
+        let mut w = crate::state_file::StateWriter::default();
+        t.write(&mut w).unwrap();
+        assert_eq!(w.finish_chunks().concat(), rmp_serde::to_vec(&t).unwrap());
     }
 
     #[test]

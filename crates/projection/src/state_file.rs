@@ -226,6 +226,25 @@ impl StateWriter {
         self.fixed([0xc0])
     }
 
+    /// Appends a boolean.
+    pub fn bool(&mut self, v: bool) -> Result<(), String> {
+        self.fixed([if v { 0xc3 } else { 0xc2 }])
+    }
+
+    /// Appends `items` as a `Vec<u32>` encodes.
+    pub fn u32s(&mut self, items: &[u32]) -> Result<(), String> {
+        self.array_len(items.len())?;
+        items.iter().try_for_each(|&v| self.uint(u64::from(v)))
+    }
+
+    /// Appends a ticket's lifecycle as its `Serialize` encodes it.
+    pub fn life(&mut self, life: &crate::TicketLife) -> Result<(), String> {
+        let (redemptions, flags) = life.to_parts();
+        self.array_len(2)?;
+        self.uint(u64::from(redemptions))?;
+        self.uint(u64::from(flags))
+    }
+
     /// A marker and the bytes after it. Every write here is of a length known when
     /// compiling, so it is a few moves, not a call to copy.
     fn marked<const N: usize>(&mut self, marker: u8, bytes: [u8; N]) -> Result<(), String> {
@@ -356,7 +375,7 @@ impl StateWriter {
         self.len == 0
     }
 
-    fn finish_chunks(mut self) -> Vec<Vec<u8>> {
+    pub(crate) fn finish_chunks(mut self) -> Vec<Vec<u8>> {
         if !self.open.is_empty() {
             self.full.push(self.open);
         }

@@ -11,6 +11,7 @@
 use chrono::TimeDelta;
 use counterfoil_core::catalog::{LinkScope, Person};
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
+use counterfoil_projection::state_file::StateWriter;
 use counterfoil_projection::{ChunkedVec, IdKey, IdTable, Keys, NONE, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
@@ -111,9 +112,88 @@ pub(crate) struct Sale {
     pub first_order: bool,
 }
 
+impl Sale {
+    /// Writes the sale as its derived `Serialize` does through `rmp_serde`.
+    fn write(&self, w: &mut StateWriter) -> Result<(), String> {
+        let Self {
+            link,
+            performance,
+            ticket_type,
+            buyer,
+            order,
+            face,
+            currency,
+            life,
+            first_order,
+        } = self;
+        w.array_len(9)?;
+        for ix in [link, performance, ticket_type, buyer, order] {
+            w.uint(u64::from(*ix))?;
+        }
+        match face.packed_bytes() {
+            Some(packed) => w.bytes(packed.as_ref())?,
+            None => w.value(face)?,
+        }
+        w.str(currency.as_str())?;
+        w.life(life)?;
+        w.bool(*first_order)
+    }
+}
+
 impl Projector for LinkAttribution {
     const NAME: &'static str = "link-attribution";
     const VERSION: u32 = 1;
+
+    /// The derived encoding (fields in order, positional), with the id tables, the
+    /// visitors' last clicks and the sales (nearly all of the state) written by their
+    /// own encoders. A test holds the bytes to the derived encoding's.
+    fn encode_state(&self, w: &mut StateWriter) -> Result<(), String> {
+        let Self {
+            window_seconds,
+            organizers,
+            performances,
+            performance_organizer,
+            definitions,
+            definition_performance,
+            links,
+            link,
+            visitors,
+            last_click,
+            customers,
+            customer_first_order,
+            emails,
+            email_first_order,
+            orders,
+            ticket_types,
+            tickets,
+            sale,
+        } = self;
+        w.array_len(18)?;
+        w.sint(*window_seconds)?;
+        organizers.write(w)?;
+        performances.write(w)?;
+        w.u32s(performance_organizer)?;
+        definitions.write(w)?;
+        w.u32s(definition_performance)?;
+        links.write(w)?;
+        w.value(link)?;
+        visitors.write(w)?;
+        w.array_len(last_click.len())?;
+        last_click.iter().try_for_each(|c| {
+            w.array_len(2)?;
+            w.uint(u64::from(c.link))?;
+            time::compact::write(&c.at, w)
+        })?;
+        customers.write(w)?;
+        w.u32s(customer_first_order)?;
+        emails.write(w)?;
+        w.u32s(email_first_order)?;
+        orders.write(w)?;
+        ticket_types.write(w)?;
+        tickets.write(w)?;
+        w.array_len(sale.len())?;
+        sale.iter().try_for_each(|s| s.write(w))
+    }
 
     fn apply(&mut self, record: &StoredRecord) {
         self.apply_keyed(record, &Keys::NONE);

@@ -101,7 +101,7 @@ impl Ticket {
         for ix in [performance, definition, order, ticket_type] {
             w.uint(u64::from(*ix))?;
         }
-        w.value(life)?;
+        w.life(life)?;
         seat.write(w)?;
         time::compact::write(purchased_at, w)?;
         write_amount(price, w)?;
@@ -253,19 +253,19 @@ impl Projector for OwnerReport {
             email_account,
         } = self;
         w.array_len(12)?;
-        w.value(performances)?;
+        performances.write(w)?;
         w.value(performance)?;
-        w.value(definitions)?;
-        w.value(definition_performance)?;
-        w.value(orders)?;
-        w.value(ticket_types)?;
-        w.value(tickets)?;
+        definitions.write(w)?;
+        w.u32s(definition_performance)?;
+        orders.write(w)?;
+        ticket_types.write(w)?;
+        tickets.write(w)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         w.seq_parallel_with(&ticket.slices(), threads, Ticket::write)?;
-        w.value(accounts)?;
+        accounts.write(w)?;
         w.value(account)?;
-        w.value(emails)?;
-        w.value(email_account)
+        emails.write(w)?;
+        w.u32s(email_account)
     }
 
     fn apply(&mut self, record: &StoredRecord) {

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use counterfoil_core::catalog::Pricing;
 use counterfoil_core::{Amount, Currency, RecordBody, StoredRecord, Timestamp};
+use counterfoil_projection::state_file::StateWriter;
 use counterfoil_projection::{ChunkedVec, IdTable, Keys, NONE, Projector, TicketLife, time};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,35 @@ pub(crate) struct TicketSlot {
 impl Projector for UnsoldCounts {
     const NAME: &'static str = "unsold-counts";
     const VERSION: u32 = 1;
+
+    /// The derived encoding (fields in order, positional), with the ticket table and
+    /// the tickets (nearly all of the state) written by their own encoders. A test
+    /// holds the bytes to the derived encoding's.
+    fn encode_state(&self, w: &mut StateWriter) -> Result<(), String> {
+        let Self {
+            performances,
+            performance,
+            definitions,
+            definition,
+            tickets,
+            ticket,
+            visited,
+        } = self;
+        w.array_len(7)?;
+        performances.write(w)?;
+        w.value(performance)?;
+        definitions.write(w)?;
+        w.value(definition)?;
+        tickets.write(w)?;
+        w.array_len(ticket.len())?;
+        ticket.iter().try_for_each(|t| {
+            let TicketSlot { definition, life } = t;
+            w.array_len(2)?;
+            w.uint(u64::from(*definition))?;
+            w.life(life)
+        })?;
+        w.value(visited)
+    }
 
     fn apply(&mut self, record: &StoredRecord) {
         self.apply_keyed(record, &Keys::NONE);

@@ -139,6 +139,12 @@ impl Lifecycle {
         self.redemptions
     }
 
+    /// The standing redemptions and the flags, the two fields its serde form holds in
+    /// this order (for encoders that write that form themselves).
+    pub fn to_parts(&self) -> (u32, u8) {
+        (self.redemptions, self.flags)
+    }
+
     pub fn is_purchased(&self) -> bool {
         self.flags & PURCHASED != 0
     }

@@ -124,6 +124,18 @@ fn live_equals_rebuilt<P: Model>(records: &[StoredRecord], k: usize) -> Result<(
     let rebuilt = fold::<P>(records);
     prop_assert_eq!(live.report(), rebuilt.report(), "{} report", P::NAME);
     prop_assert!(live == rebuilt, "{} state differs", P::NAME);
+    encoded_as_derived(&rebuilt)
+}
+
+/// The state file's body, written by the projector's own encoder, has the bytes of
+/// the state's derived encoding.
+fn encoded_as_derived<P: Model>(p: &P) -> Result<(), TestCaseError> {
+    let e = state_file::encode_projector(p, 0, None).unwrap();
+    prop_assert!(
+        e.body.concat() == rmp_serde::to_vec(p).unwrap(),
+        "{} encodes otherwise than its derived encoding",
+        P::NAME
+    );
     Ok(())
 }
 
