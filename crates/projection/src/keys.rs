@@ -13,9 +13,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use counterfoil_core::{RecordBody, StoredRecord};
+use counterfoil_core::{RecordBody, StoredRecord, Text};
 
-use crate::ids::{IdTable, NONE};
+use crate::ids::NONE;
 
 /// The runs handed out so far; 0 is never one.
 static RUNS: AtomicU32 = AtomicU32::new(1);
@@ -77,8 +77,54 @@ impl Default for Keys {
 #[derive(Debug)]
 pub struct Keyer {
     run: u32,
-    tickets: IdTable,
-    orders: IdTable,
+    tickets: KeyTable,
+    orders: KeyTable,
+}
+
+/// Ids to their keys, in the order first interned. Unlike an [`IdTable`](crate::IdTable)
+/// each entry holds its id (inline, up to 24 bytes): a lookup finds and compares it
+/// where the hash points, one cache miss fewer in a table of millions; the keyer never
+/// needs its ids in order.
+#[derive(Default)]
+struct KeyTable {
+    entries: hashbrown::HashTable<(Text, u32)>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for KeyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyTable")
+            .field("len", &self.entries.len())
+            .finish()
+    }
+}
+
+impl KeyTable {
+    /// The key of `id`, the next one if new ([`NONE`] once four billion are given).
+    fn intern(&mut self, id: &str) -> u32 {
+        use std::hash::BuildHasher;
+        let next = u32::try_from(self.entries.len()).unwrap_or(NONE);
+        let hasher = &self.hasher;
+        match self.entries.entry(
+            hasher.hash_one(id),
+            |(known, _)| known.as_str() == id,
+            |(known, _)| hasher.hash_one(known.as_str()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => e.get().1,
+            hashbrown::hash_table::Entry::Vacant(_) if next == NONE => NONE,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert((Text::from(id), next));
+                next
+            }
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        self.entries
+            .find(self.hasher.hash_one(id), |(known, _)| known.as_str() == id)
+            .map(|(_, key)| *key)
+    }
 }
 
 impl Default for Keyer {
@@ -97,8 +143,8 @@ impl Keyer {
         }
         Self {
             run,
-            tickets: IdTable::new(),
-            orders: IdTable::new(),
+            tickets: KeyTable::default(),
+            orders: KeyTable::default(),
         }
     }
 
