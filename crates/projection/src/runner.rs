@@ -371,10 +371,33 @@ impl<P: Projector> Projection<P> {
     }
 
     /// [`Projection::persist`] on the calling thread, for a thread of its own.
+    /// Encodes and writes the state file on the calling thread, the file written while
+    /// it is encoded ([`state_file::persist_streaming`]).
     fn persist_blocking(&mut self) -> Result<()> {
         let started = Instant::now();
-        let encoded = self.encode()?;
-        write_now::<P>(&self.path, &encoded)?;
+        let state = &self.state;
+        state_file::persist_streaming(
+            &self.path,
+            P::NAME,
+            P::VERSION,
+            &state.settings(),
+            self.position,
+            self.last,
+            |w| state.encode_state(w),
+        )
+        .map_err(|e| match e {
+            state_file::PersistError::Encode(reason) => ProjectionError::Encode {
+                projection: P::NAME,
+                path: self.path.clone(),
+                reason,
+            },
+            state_file::PersistError::Io(op, path, source) => ProjectionError::Io {
+                projection: P::NAME,
+                op,
+                path,
+                source,
+            },
+        })?;
         self.saved();
         self.persist_took = started.elapsed();
         Ok(())

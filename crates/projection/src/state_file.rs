@@ -8,7 +8,9 @@
 //! 8   u32       header length H
 //! 12  u32       crc32c of the header bytes
 //! 16  H bytes   header: MessagePack map {format, name, version, settings, checkpoint,
-//!               last_position, last_hash, body_len, body_crc32c}
+//!               last_position, last_hash, body_len, body_crc32c}; `body_len` and
+//!               `body_crc32c` at full width (`uint 64`, `uint 32`), so H is known
+//!               before the body is (files with the smallest widths read the same)
 //! 16+H          body: the projector's state, MessagePack (compact, positional)
 //! ```
 //!
@@ -17,7 +19,9 @@
 //! folded, so a state file is not trusted against another log.
 //!
 //! Replacement: write `<NAME>.state.tmp`, fsync it, rename it over `<NAME>.state`,
-//! fsync the folder. A crash leaves either the old file or the new one.
+//! fsync the folder. A crash leaves either the old file or the new one. A persist on
+//! a folding thread writes the body while it is encoded and the head last
+//! ([`persist_streaming`]); the bytes are the same.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -101,6 +105,9 @@ pub struct StateWriter {
     full: Vec<Vec<u8>>,
     open: Vec<u8>,
     len: u64,
+    /// Where full chunks go instead of `full` when the file is written while it is
+    /// encoded ([`persist_streaming`]).
+    sink: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for StateWriter {
@@ -138,7 +145,7 @@ impl Write for StateWriter {
                 };
                 let full = std::mem::replace(&mut self.open, Vec::with_capacity(next));
                 if !full.is_empty() {
-                    self.full.push(full);
+                    self.emit(full)?;
                 }
             }
             let take = (self.open.capacity() - self.open.len()).min(bytes.len());
@@ -325,7 +332,7 @@ impl StateWriter {
         }
         let mut rest = pieces.iter().map(Vec::as_slice);
         let first = rest.next().unwrap_or_default();
-        let encoded = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             // A piece whose thread cannot be started is encoded here instead.
             let handles: Vec<_> = rest
                 .map(|piece| {
@@ -335,35 +342,53 @@ impl StateWriter {
                         .map_err(|_| piece)
                 })
                 .collect();
-            let mut all = vec![encode(first)];
+            // The first piece straight into this writer: a file written while it is
+            // encoded gets it at once.
+            first
+                .iter()
+                .flat_map(|s| s.iter())
+                .try_for_each(|item| encode_item(item, self))?;
             for h in handles {
-                all.push(match h {
+                let piece = match h {
                     Ok(h) => h
                         .join()
                         .unwrap_or_else(|_| Err("a state-encoding thread panicked".into())),
                     Err(piece) => encode(piece),
-                });
+                };
+                self.append(piece?)?;
             }
-            all
-        });
-        for piece in encoded {
-            self.append(piece?);
+            Ok(())
+        })
+    }
+
+    /// Appends another writer's bytes without copying them.
+    fn append(&mut self, other: StateWriter) -> Result<(), String> {
+        let other = other.finish_chunks();
+        if other.is_empty() {
+            return Ok(());
+        }
+        let open = std::mem::take(&mut self.open);
+        if !open.is_empty() {
+            self.emit(open).map_err(|e| e.to_string())?;
+        }
+        for chunk in other {
+            self.len += chunk.len() as u64;
+            self.emit(chunk).map_err(|e| e.to_string())?;
         }
         Ok(())
     }
 
-    /// Appends another writer's bytes without copying them.
-    fn append(&mut self, other: StateWriter) {
-        let other = other.finish_chunks();
-        if other.is_empty() {
-            return;
+    /// A full chunk: to the sink if there is one, else kept.
+    fn emit(&mut self, chunk: Vec<u8>) -> std::io::Result<()> {
+        match &self.sink {
+            Some(sink) => sink
+                .send(chunk)
+                .map_err(|_| std::io::Error::other("the state file's writer stopped")),
+            None => {
+                self.full.push(chunk);
+                Ok(())
+            }
         }
-        let open = std::mem::take(&mut self.open);
-        if !open.is_empty() {
-            self.full.push(open);
-        }
-        self.len += other.iter().map(|c| c.len() as u64).sum::<u64>();
-        self.full.extend(other);
     }
 
     /// Bytes written so far.
@@ -373,6 +398,15 @@ impl StateWriter {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Sends the open chunk to the sink (a writer without one keeps it).
+    fn flush_open(&mut self) -> Result<(), String> {
+        if self.sink.is_none() || self.open.is_empty() {
+            return Ok(());
+        }
+        let open = std::mem::take(&mut self.open);
+        self.emit(open).map_err(|e| e.to_string())
     }
 
     pub(crate) fn finish_chunks(mut self) -> Vec<Vec<u8>> {
@@ -452,25 +486,69 @@ pub fn encode_with(
     let body_len = chunks.len;
     let body = chunks.finish_chunks();
     let body_crc32c = crc32c_of(&body, PARALLEL_WRITE_BYTES);
-    let header = Header {
-        format: FORMAT,
-        name: name.to_string(),
+    let head = encode_head(
+        name,
         version,
-        settings: settings.to_string(),
+        settings,
         checkpoint,
-        last_position: last.map(|(p, _)| p),
-        last_hash: last.map(|(_, h)| h.to_hex()),
+        last,
         body_len,
         body_crc32c,
-    };
-    let header_bytes = rmp_serde::to_vec_named(&header).map_err(|e| e.to_string())?;
-    let header_len = u32::try_from(header_bytes.len()).map_err(|e| e.to_string())?;
-    let mut head = Vec::with_capacity(PREFIX + header_bytes.len());
+    )?;
+    Ok(Encoded { head, body })
+}
+
+/// The magic, lengths, checksum and header of a state file. The header is the
+/// MessagePack map [`Header`] reads, with `body_len` and `body_crc32c` written at their
+/// full widths (9 and 5 bytes, which any MessagePack reader takes for those fields):
+/// the head's length does not depend on the body, so a body can be written after it
+/// while it is encoded ([`persist_streaming`]) and the head last.
+pub fn encode_head(
+    name: &str,
+    version: u32,
+    settings: &str,
+    checkpoint: u64,
+    last: Option<(u64, Hash)>,
+    body_len: u64,
+    body_crc32c: u32,
+) -> Result<Vec<u8>, String> {
+    use rmp::encode as mp;
+    fn e<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
+        r.map_err(|e| e.to_string())
+    }
+    let mut h = Vec::with_capacity(256);
+    e(mp::write_map_len(&mut h, 9))?;
+    e(mp::write_str(&mut h, "format"))?;
+    e(mp::write_uint(&mut h, u64::from(FORMAT)))?;
+    e(mp::write_str(&mut h, "name"))?;
+    e(mp::write_str(&mut h, name))?;
+    e(mp::write_str(&mut h, "version"))?;
+    e(mp::write_uint(&mut h, u64::from(version)))?;
+    e(mp::write_str(&mut h, "settings"))?;
+    e(mp::write_str(&mut h, settings))?;
+    e(mp::write_str(&mut h, "checkpoint"))?;
+    e(mp::write_uint(&mut h, checkpoint))?;
+    e(mp::write_str(&mut h, "last_position"))?;
+    match last {
+        Some((p, _)) => e(mp::write_uint(&mut h, p)).map(drop)?,
+        None => e(mp::write_nil(&mut h))?,
+    }
+    e(mp::write_str(&mut h, "last_hash"))?;
+    match last {
+        Some((_, hash)) => e(mp::write_str(&mut h, &hash.to_hex()))?,
+        None => e(mp::write_nil(&mut h))?,
+    }
+    e(mp::write_str(&mut h, "body_len"))?;
+    e(mp::write_u64(&mut h, body_len))?;
+    e(mp::write_str(&mut h, "body_crc32c"))?;
+    e(mp::write_u32(&mut h, body_crc32c))?;
+    let header_len = u32::try_from(h.len()).map_err(|e| e.to_string())?;
+    let mut head = Vec::with_capacity(PREFIX + h.len());
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&header_len.to_le_bytes());
-    head.extend_from_slice(&crc32c::crc32c(&header_bytes).to_le_bytes());
-    head.extend_from_slice(&header_bytes);
-    Ok(Encoded { head, body })
+    head.extend_from_slice(&crc32c::crc32c(&h).to_le_bytes());
+    head.extend_from_slice(&h);
+    Ok(head)
 }
 
 /// The CRC-32C of `chunks` one after the other; from `parallel_from` bytes on, its two
@@ -656,6 +734,146 @@ fn write_atomic_split(
         .and_then(|d| d.sync_all())
         .map_err(at("fsync folder", &dir))?;
     Ok(())
+}
+
+/// What [`persist_streaming`] failed on.
+#[derive(Debug)]
+pub enum PersistError {
+    /// The state could not be encoded.
+    Encode(String),
+    /// The operation, the file it failed on, and the error.
+    Io(&'static str, PathBuf, std::io::Error),
+}
+
+/// Chunks (of up to [`MAX_CHUNK`] bytes) encoded ahead of the writing thread.
+const STREAM_QUEUE: usize = 8;
+
+/// Encodes a state file and replaces `path` with it as [`write_atomic`] does (temp
+/// file, fsync, rename, fsync folder), writing the body while it is encoded: each
+/// chunk goes, as it fills, to a writing thread that checksums the chunks in order and
+/// writes them after the head's place, and the head, whose length does not depend on
+/// the body ([`encode_head`]), is written last. The file has the bytes [`encode_with`]
+/// gives. At the end of a rebuild the owner report's 394 MB were encoded, then
+/// checksummed, then written, then synced, one after the other, with a core idle for
+/// much of it; now the disk has most of the file by the time the last part is encoded,
+/// and no encoded copy of the whole state is held in memory.
+pub fn persist_streaming(
+    path: &Path,
+    name: &str,
+    version: u32,
+    settings: &str,
+    checkpoint: u64,
+    last: Option<(u64, Hash)>,
+    body: impl FnOnce(&mut StateWriter) -> Result<(), String>,
+) -> Result<(), PersistError> {
+    let head_len = encode_head(name, version, settings, checkpoint, last, 0, 0)
+        .map_err(PersistError::Encode)?
+        .len();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let io = |op: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |e| PersistError::Io(op, p, e)
+    };
+    let f = File::create(&tmp).map_err(io("create", &tmp))?;
+    let (sink, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(STREAM_QUEUE);
+    let sums = std::thread::scope(|s| {
+        let file = &f;
+        let writer = std::thread::Builder::new()
+            .name("write state".into())
+            .spawn_scoped(s, move || write_stream(file, chunks, head_len as u64))
+            .map_err(io("start a writing thread for", &tmp))?;
+        let mut w = StateWriter {
+            sink: Some(sink),
+            ..StateWriter::default()
+        };
+        let encoded = body(&mut w).and_then(|()| w.flush_open());
+        // Closes the sink: the writer finishes what it was sent.
+        drop(w);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the state-writing thread panicked")));
+        // The writer's error explains an encoding that stopped because it did.
+        match (encoded, written) {
+            (_, Err(e)) => Err(PersistError::Io("write", tmp.clone(), e)),
+            (Err(reason), Ok(_)) => Err(PersistError::Encode(reason)),
+            (Ok(()), Ok(sums)) => Ok(sums),
+        }
+    })
+    .inspect_err(|_| {
+        // Nothing of it is worth keeping; the file in place is untouched.
+        let _ = fs::remove_file(&tmp);
+    })?;
+    let (body_len, body_crc32c) = sums;
+    let head = encode_head(
+        name,
+        version,
+        settings,
+        checkpoint,
+        last,
+        body_len,
+        body_crc32c,
+    )
+    .map_err(PersistError::Encode)?;
+    if head.len() != head_len {
+        return Err(PersistError::Encode(format!(
+            "the head is {} bytes, {head_len} were kept for it",
+            head.len()
+        )));
+    }
+    {
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(&head, 0).map_err(io("write", &tmp))?;
+    }
+    f.sync_all().map_err(io("fsync", &tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io("rename into place", path))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync folder", &dir))?;
+    Ok(())
+}
+
+/// The writing thread of [`persist_streaming`]: writes `chunks` one after the other
+/// from `from` on, and returns their length and checksum. From [`EARLY_FLUSH_BYTES`]
+/// on, a [`Flusher`] syncs what was written while the rest comes.
+fn write_stream(
+    f: &File,
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    from: u64,
+) -> std::io::Result<(u64, u32)> {
+    use std::os::unix::fs::FileExt;
+    let mut at = from;
+    let mut crc = 0u32;
+    let mut flusher: Option<Flusher> = None;
+    let mut outcome = Ok(());
+    for chunk in chunks {
+        if let Err(e) = f.write_all_at(&chunk, at) {
+            outcome = Err(e);
+            break;
+        }
+        crc = crc32c::crc32c_append(crc, &chunk);
+        at += chunk.len() as u64;
+        if flusher.is_none() && at - from >= EARLY_FLUSH_BYTES as u64 {
+            // Only a help: without it the final sync does it all.
+            flusher = Flusher::start(f).ok();
+        }
+        if let Some(flusher) = &flusher {
+            // A flusher that stopped on an error reports it when it is finished.
+            let _ = flusher.kick.send(());
+        }
+    }
+    // The flusher stops before anything else happens to the file; an error it met is
+    // the write's (a failed sync is never retried).
+    let flushed = flusher.map_or(Ok(()), Flusher::finish);
+    outcome?;
+    flushed?;
+    Ok((at - from, crc))
 }
 
 /// A file at least this large is written by two threads.
@@ -874,6 +1092,84 @@ mod tests {
         )
         .unwrap();
         e.to_bytes()
+    }
+
+    /// A body of about `mb` MB: a sequence of strings encoded in three pieces.
+    fn big_body(mb: usize) -> impl Fn(&mut StateWriter) -> Result<(), String> {
+        let items: Vec<String> = (0..mb * 50_000).map(|i| format!("item-{i:012}")).collect();
+        move |w: &mut StateWriter| {
+            w.array_len(2)?;
+            w.str("before")?;
+            w.seq_parallel_with(&[items.as_slice()], 3, |s, w| w.str(s))
+        }
+    }
+
+    #[test]
+    fn a_file_written_while_encoded_has_the_bytes_of_one_encoded_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let last = Some((41, Hash([7; 32])));
+        // 25 MB: several chunks, three pieces, and the flusher from 16 MiB on.
+        for (mb, last) in [(0, None), (1, last), (25, last)] {
+            let path = dir.path().join(format!("s{mb}.state"));
+            let body = big_body(mb);
+            persist_streaming(&path, "n", 3, "s", 42, last, &body).unwrap();
+            let want = encode_with("n", 3, "s", 42, last, &body)
+                .unwrap()
+                .to_bytes();
+            let got = fs::read(&path).unwrap();
+            assert!(got == want, "{mb} MB");
+            let (header, rest) = decode_header(&got).unwrap();
+            assert_eq!(header.body_len, rest.len() as u64);
+            assert_eq!(header.checkpoint, 42);
+            assert_eq!(header.last_record(), last);
+            assert!(!dir.path().join(format!("s{mb}.state.tmp")).exists());
+        }
+    }
+
+    #[test]
+    fn a_head_of_minimal_widths_is_read_as_well() {
+        // Files written before the head had fixed widths for the body's length and
+        // checksum (`rmp_serde`'s smallest encodings).
+        let e = encode("n", 3, "s", 42, None, &vec![1u32, 2, 3]).unwrap();
+        let bytes = e.to_bytes();
+        let (header, body) = decode_header(&bytes).unwrap();
+        let old = rmp_serde::to_vec_named(&header).unwrap();
+        assert!(old.len() < e.head.len() - PREFIX);
+        let mut file = Vec::new();
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(&(old.len() as u32).to_le_bytes());
+        file.extend_from_slice(&crc32c::crc32c(&old).to_le_bytes());
+        file.extend_from_slice(&old);
+        file.extend_from_slice(body);
+        let (h, state) = decode::<Vec<u32>>(&file, "n", 3, "s").unwrap();
+        assert_eq!(h, header);
+        assert_eq!(state, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_persist_that_cannot_encode_or_write_says_so_and_leaves_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.state");
+        fs::write(&path, b"old").unwrap();
+        let failing = |w: &mut StateWriter| {
+            w.array_len(1)?;
+            Err::<(), String>("no such value".into())
+        };
+        match persist_streaming(&path, "n", 1, "", 0, None, failing) {
+            Err(PersistError::Encode(reason)) => assert_eq!(reason, "no such value"),
+            other => panic!("expected an encoding error, got {other:?}"),
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert!(!dir.path().join("p.state.tmp").exists());
+        // A folder where the new file is written first.
+        fs::create_dir_all(dir.path().join("p.state.tmp").join("x")).unwrap();
+        match persist_streaming(&path, "n", 1, "", 0, None, big_body(1)) {
+            Err(PersistError::Io(op, p, _)) => {
+                assert_eq!((op, p), ("create", dir.path().join("p.state.tmp")));
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"old");
     }
 
     #[test]
