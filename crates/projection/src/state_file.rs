@@ -564,17 +564,9 @@ fn crc32c_of(chunks: &[Vec<u8>], parallel_from: usize) -> u32 {
     if total < parallel_from {
         return of(chunks);
     }
-    let mut first = 0;
-    let split = chunks
-        .iter()
-        .position(|c| {
-            let past = first >= total / 2;
-            first += c.len();
-            past
-        })
-        .unwrap_or(chunks.len());
+    let (split, before) = halfway(chunks);
     let (a, b) = chunks.split_at(split);
-    let second_len: usize = b.iter().map(Vec::len).sum();
+    let second_len = total - before;
     std::thread::scope(|s| {
         let theirs = std::thread::Builder::new()
             .name("state checksum".into())
@@ -666,10 +658,7 @@ pub fn path_in(dir: &Path, name: &str) -> PathBuf {
 
 /// Replaces `path` atomically with `parts` (temp file, fsync, rename, fsync folder).
 /// On error, names the operation and the file it failed on.
-pub(crate) fn write_atomic(
-    path: &Path,
-    parts: &[&[u8]],
-) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
+pub(crate) fn write_atomic(path: &Path, parts: &[&[u8]]) -> Result<(), IoFailure> {
     write_atomic_split(path, parts, PARALLEL_WRITE_BYTES, EARLY_FLUSH_BYTES)
 }
 
@@ -680,17 +669,8 @@ fn write_atomic_split(
     parts: &[&[u8]],
     parallel_from: usize,
     flush_from: usize,
-) -> Result<(), (&'static str, PathBuf, std::io::Error)> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fn at(
-        op: &'static str,
-        p: &Path,
-    ) -> impl FnOnce(std::io::Error) -> (&'static str, PathBuf, std::io::Error) {
-        let p = p.to_path_buf();
-        move |e| (op, p, e)
-    }
+) -> Result<(), IoFailure> {
+    let tmp = tmp_path(path);
     let f = File::create(&tmp).map_err(at("create", &tmp))?;
     let total: usize = parts.iter().map(|p| p.len()).sum();
     // Only a help: without a thread for it (or a second descriptor), the final sync
@@ -723,17 +703,52 @@ fn write_atomic_split(
     let flushed = flusher.map_or(Ok(()), Flusher::finish);
     written.map_err(at("write", &tmp))?;
     flushed.map_err(at("fsync", &tmp))?;
-    f.sync_all().map_err(at("fsync", &tmp))?;
+    sync_into_place(f, &tmp, path)
+}
+
+/// What a replacement failed on: the operation, the file, the error.
+type IoFailure = (&'static str, PathBuf, std::io::Error);
+
+/// The error of `op` on `p`.
+fn at(op: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> IoFailure {
+    let p = p.to_path_buf();
+    move |e| (op, p, e)
+}
+
+/// `<path>.tmp`, where a state file is written before it replaces `path`.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Syncs the written temporary file `f` (at `tmp`), renames it over `path`, and syncs
+/// the folder: the end of every replacement.
+fn sync_into_place(f: File, tmp: &Path, path: &Path) -> Result<(), IoFailure> {
+    f.sync_all().map_err(at("fsync", tmp))?;
     drop(f);
-    fs::rename(&tmp, path).map_err(at("rename into place", path))?;
+    fs::rename(tmp, path).map_err(at("rename into place", path))?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     File::open(&dir)
         .and_then(|d| d.sync_all())
-        .map_err(at("fsync folder", &dir))?;
-    Ok(())
+        .map_err(at("fsync folder", &dir))
+}
+
+/// Where `parts` are cut in two of about the same size: the first part that starts
+/// at or past half of all bytes (`parts.len()` if none does), and the bytes before it.
+fn halfway<P: AsRef<[u8]>>(parts: &[P]) -> (usize, usize) {
+    let total: usize = parts.iter().map(|p| p.as_ref().len()).sum();
+    let mut before = 0usize;
+    for (i, part) in parts.iter().enumerate() {
+        if before >= total / 2 {
+            return (i, before);
+        }
+        before += part.as_ref().len();
+    }
+    (parts.len(), before)
 }
 
 /// What [`persist_streaming`] failed on.
@@ -769,9 +784,7 @@ pub fn persist_streaming(
     let head_len = encode_head(name, version, settings, checkpoint, last, 0, 0)
         .map_err(PersistError::Encode)?
         .len();
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let tmp = tmp_path(path);
     let io = |op: &'static str, p: &Path| {
         let p = p.to_path_buf();
         move |e| PersistError::Io(op, p, e)
@@ -826,17 +839,7 @@ pub fn persist_streaming(
         use std::os::unix::fs::FileExt;
         f.write_all_at(&head, 0).map_err(io("write", &tmp))?;
     }
-    f.sync_all().map_err(io("fsync", &tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("fsync folder", &dir))?;
-    Ok(())
+    sync_into_place(f, &tmp, path).map_err(|(op, p, e)| PersistError::Io(op, p, e))
 }
 
 /// The writing thread of [`persist_streaming`]: writes `chunks` one after the other
@@ -940,15 +943,12 @@ fn split_for_writers<'a, 'b>(parts: &'a [&'b [u8]], parallel_from: usize) -> Opt
     if total < parallel_from || cores < 2 {
         return None;
     }
-    let mut before = 0usize;
-    for (i, part) in parts.iter().enumerate() {
-        if before >= total / 2 {
-            let (first, second) = parts.split_at(i);
-            return Some((first, second, before as u64));
-        }
-        before += part.len();
+    let (i, before) = halfway(parts);
+    if i == parts.len() {
+        return None;
     }
-    None
+    let (first, second) = parts.split_at(i);
+    Some((first, second, before as u64))
 }
 
 /// Writes `parts` one after the other into `f` from `offset` on, kicking the
